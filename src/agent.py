@@ -1,0 +1,42 @@
+"""The graph factory registered in `langgraph.json` as `agent`.
+
+The server calls it for every run and for every state read, state update and schema fetch. It
+returns the cached compiled agent for the assistant's settings; who the run acts for is resolved
+inside the graph from the verified auth user, never from client-supplied configuration.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.graph.state import CompiledStateGraph
+from langgraph_sdk.runtime import ServerRuntime
+
+from deep_agent_service.builder import assistant_settings_from, build_agent
+from deep_agent_service.identity import resolve_identity
+from deep_agent_service.settings import get_settings
+
+logger = logging.getLogger("deep_agent_service.agent")
+
+# Identity keys a client might try to smuggle in; the verified auth user always wins.
+SPOOFABLE_KEYS = frozenset({"user_id", "org_id", "owner", "org", "user", "role"})
+
+get_settings()  # a misconfiguration stops the server at start-up, not on the first request
+
+
+async def agent(
+    config: RunnableConfig, runtime: ServerRuntime[Any]
+) -> CompiledStateGraph[Any, Any, Any, Any]:
+    configurable = config.get("configurable") or {}
+    graph = build_agent(assistant_settings_from(configurable))
+    if runtime.execution_runtime is not None:
+        identity = resolve_identity(
+            runtime.user,
+            assistant_id=configurable.get("assistant_id"),
+            thread_id=configurable.get("thread_id"),
+        )
+        if ignored := sorted(SPOOFABLE_KEYS & configurable.keys()):
+            logger.warning("ignoring client-supplied identity keys %s for user %s", ignored, identity.user)
+    return graph

@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from langgraph_sdk import get_client
+from langgraph_sdk.client import LangGraphClient
+
+from deep_agent_service.devserver import DevServer
+from tests.support.server import launch
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
+    """One real `langgraph dev` server (offline model, local auth) shared by the session's tests."""
+    running = launch(Path(tmp_path_factory.mktemp("server")))
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+async def client(server: DevServer) -> AsyncIterator[LangGraphClient]:
+    yield get_client(url=server.url)

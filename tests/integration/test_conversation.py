@@ -1,0 +1,109 @@
+"""The service end to end through a real `langgraph dev` server and langgraph-sdk, offline."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+from langgraph_sdk.client import LangGraphClient
+
+from deep_agent_service.devserver import DevServer
+from tests.support.chat import ask, last_ai_text
+
+
+async def test_health_reports_offline_model(server: DevServer) -> None:
+    async with httpx.AsyncClient() as http:
+        body = (await http.get(f"{server.url}/healthz")).json()
+    assert body["status"] == "ok"
+    assert body["model"] == "offline"
+
+
+async def test_streamed_run_shows_tokens_updates_and_final_state(client: LangGraphClient) -> None:
+    thread = await client.threads.create()
+    seen: dict[str, int] = {}
+    tokens: list[str] = []
+    todos_in_values: list[object] = []
+    async for part in client.runs.stream(
+        thread["thread_id"],
+        "agent",
+        input={"messages": [{"role": "user", "content": "plan: draft; review; send"}]},
+        stream_mode=["updates", "values", "messages-tuple"],
+    ):
+        seen[part.event] = seen.get(part.event, 0) + 1
+        if part.event == "messages":
+            chunk, _metadata = part.data
+            if chunk.get("type", "").startswith("AIMessageChunk") or chunk.get("type") == "ai":
+                tokens.append(chunk.get("content") or "")
+        if part.event == "values" and part.data.get("todos"):
+            todos_in_values.append(part.data["todos"])
+    assert seen.get("updates", 0) >= 2, seen
+    assert seen.get("values", 0) >= 2, seen
+    assert len([t for t in tokens if t]) > 3, f"the reply should arrive as several token chunks: {tokens}"
+    state = await client.threads.get_state(thread["thread_id"])
+    assert [todo["content"] for todo in state["values"]["todos"]] == ["draft", "review", "send"]
+    assert "- [ ] review" in last_ai_text(state)
+    assert todos_in_values, "the values stream should carry the todo list"
+
+
+async def test_reply_metadata_labels_the_offline_model(client: LangGraphClient) -> None:
+    thread = await client.threads.create()
+    await ask(client, "hello", thread_id=thread["thread_id"])
+    state = await client.threads.get_state(thread["thread_id"])
+    ai = [m for m in state["values"]["messages"] if m["type"] == "ai"][-1]
+    assert ai["response_metadata"]["model_provider"] == "offline"
+    assert "remember <fact>" in ai["content"]
+
+
+async def test_memory_follows_the_user_across_threads_but_not_assistants(client: LangGraphClient) -> None:
+    fact = f"my favourite tea is sencha-{uuid.uuid4().hex[:8]}"
+    assistant = await client.assistants.create(graph_id="agent", name=f"a-{uuid.uuid4().hex[:6]}")
+    other = await client.assistants.create(graph_id="agent", name=f"b-{uuid.uuid4().hex[:6]}")
+
+    confirmation = await ask(client, f"remember {fact}", assistant_id=assistant["assistant_id"])
+    assert fact in confirmation
+
+    recalled = await ask(client, "what do you remember?", assistant_id=assistant["assistant_id"])
+    assert fact in recalled
+
+    elsewhere = await ask(client, "what do you remember?", assistant_id=other["assistant_id"])
+    assert fact not in elsewhere
+    assert "don't remember anything" in elsewhere
+
+
+async def test_scratch_files_stay_in_their_thread(client: LangGraphClient) -> None:
+    thread = (await client.threads.create())["thread_id"]
+    written = await ask(client, "write /draft.txt\nfirst draft", thread_id=thread)
+    assert "/draft.txt" in written
+    assert "first draft" in await ask(client, "read /draft.txt", thread_id=thread)
+    assert "not found" in await ask(client, "read /draft.txt")
+
+
+async def test_client_supplied_identity_keys_do_not_change_whose_memory_is_used(
+    client: LangGraphClient,
+) -> None:
+    assistant = await client.assistants.create(graph_id="agent", name=f"s-{uuid.uuid4().hex[:6]}")
+    aid = assistant["assistant_id"]
+    spoof = {"configurable": {"user_id": "mallory", "org_id": "evil", "owner": "mallory"}}
+    await ask(client, "remember spoofed-run fact", assistant_id=aid, config=spoof)
+
+    # The note landed in the verified local user's private namespace, not in mallory's.
+    own = await client.store.search_items(("local", "private", aid, "local"))
+    assert any("spoofed-run fact" in item["value"]["content"] for item in own["items"])
+    mallory = await client.store.search_items(("local", "private", aid, "mallory"))
+    evil = await client.store.search_items(("evil",))
+    assert mallory["items"] == [] and evil["items"] == []
+    # ... and a plain run (no spoofing) of the same user recalls it.
+    assert "spoofed-run fact" in await ask(client, "what do you remember", assistant_id=aid)
+
+
+async def test_invalid_assistant_settings_fail_the_run_with_a_clear_error(client: LangGraphClient) -> None:
+    assistant = await client.assistants.create(
+        graph_id="agent", config={"configurable": {"assistant_settings": {"colour": "blue"}}}
+    )
+    thread = (await client.threads.create())["thread_id"]
+    run = await client.runs.create(
+        thread, assistant["assistant_id"], input={"messages": [{"role": "user", "content": "hi"}]}
+    )
+    await client.runs.join(thread, run["run_id"])
+    finished = await client.runs.get(thread, run["run_id"])
+    assert finished["status"] == "error"

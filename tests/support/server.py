@@ -1,0 +1,32 @@
+"""Start real `langgraph dev` servers for tests, each in a working directory of its own."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from deep_agent_service.devserver import DevServer, free_port, isolated_config, start_server
+
+# What every test server gets: the offline model, no tracing, no version check (no network at all).
+BASE_ENV: dict[str, str] = {
+    "MODEL": "offline",
+    "AUTH_MODE": "local",
+    "LANGSMITH_TRACING": "false",
+    "LANGCHAIN_TRACING_V2": "false",
+    "LANGGRAPH_NO_VERSION_CHECK": "true",
+    "ANTHROPIC_API_KEY": "",
+    "OPENAI_API_KEY": "",
+}
+
+
+def launch(workdir: Path, env: Mapping[str, str] | None = None, port: int | None = None) -> DevServer:
+    """A server on a free loopback port whose data lives in `workdir/.langgraph_api`."""
+    full_env = {**BASE_ENV, **(env or {})}
+    config = isolated_config(workdir, full_env)
+    return start_server(
+        port=port or free_port(),
+        env=full_env,
+        log_path=workdir / "server.log",
+        cwd=workdir,
+        config=config,
+    )

@@ -1,0 +1,27 @@
+"""Skip a test when a service it needs is missing, unless the run requires every service (CI)."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1" or os.environ.get("CI") == "true"
+
+
+def tcp_reachable(host: str, port: int, timeout: float = 1.0) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def require(available: bool, reason: str) -> None:
+    """Skip with `reason` when unavailable; in CI (REQUIRE_SERVICES=1 or CI=true) fail instead."""
+    if available:
+        return
+    if REQUIRE_SERVICES:
+        pytest.fail(f"required service missing (CI requires it): {reason}", pytrace=False)
+    pytest.skip(reason)
