@@ -34,7 +34,7 @@ test: lint typecheck
 	$(BIN)/pytest
 
 bench: setup
-	$(BIN)/python -m bench
+	PYTHONPATH=src:. $(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

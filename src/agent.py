@@ -26,9 +26,7 @@ SPOOFABLE_KEYS = frozenset({"user_id", "org_id", "owner", "org", "user", "role"}
 get_settings()  # a misconfiguration stops the server at start-up, not on the first request
 
 
-async def agent(
-    config: RunnableConfig, runtime: ServerRuntime[Any]
-) -> CompiledStateGraph[Any, Any, Any, Any]:
+async def agent(config: RunnableConfig, runtime: ServerRuntime[Any]) -> CompiledStateGraph[Any, Any, Any, Any]:
     configurable = config.get("configurable") or {}
     graph = build_agent(assistant_settings_from(configurable))
     if runtime.execution_runtime is not None:

@@ -52,9 +52,7 @@ def assistant_settings_from(configurable: Mapping[str, Any]) -> AssistantSetting
     try:
         return AssistantSettings.model_validate(raw)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}" for e in error.errors()
-        )
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}" for e in error.errors())
         raise AssistantSettingsError(f"invalid {ASSISTANT_SETTINGS_KEY}: {problems}") from None
 
 

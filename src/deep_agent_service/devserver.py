@@ -121,9 +121,7 @@ def wait_until_ready(server: DevServer, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
-            raise ServerStartError(
-                f"langgraph dev exited with code {server.process.returncode}:\n{server.log_tail()}"
-            )
+            raise ServerStartError(f"langgraph dev exited with code {server.process.returncode}:\n{server.log_tail()}")
         with contextlib.suppress(httpx.HTTPError):
             if httpx.get(f"{server.url}/ok", timeout=2).status_code == 200:
                 return

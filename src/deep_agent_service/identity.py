@@ -119,9 +119,7 @@ def _claim(user: Any, key: str) -> Any:
         return None
 
 
-def identity_from_user(
-    user: Any, *, assistant_id: str | None = None, thread_id: str | None = None
-) -> RunIdentity:
+def identity_from_user(user: Any, *, assistant_id: str | None = None, thread_id: str | None = None) -> RunIdentity:
     """Build a `RunIdentity` from the verified auth user (as langgraph-api passes it to graphs)."""
     if user is None:
         raise IdentityError("no authenticated user: the server's auth handler did not run for this request")

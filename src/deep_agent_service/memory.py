@@ -25,9 +25,7 @@ class Mount:
     description: str
 
 
-PRIVATE_MEMORIES = Mount(
-    "/memories/", Scope.PRIVATE, "your private notes about this user, for this assistant only"
-)
+PRIVATE_MEMORIES = Mount("/memories/", Scope.PRIVATE, "your private notes about this user, for this assistant only")
 DEFAULT_MOUNTS: tuple[Mount, ...] = (PRIVATE_MEMORIES,)
 
 

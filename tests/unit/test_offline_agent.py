@@ -57,13 +57,9 @@ async def test_recall_with_no_notes_says_so(graph: Any) -> None:
 
 async def test_write_then_read_quotes_tool_results(graph: Any) -> None:
     thread = uuid.uuid4().hex
-    assert (
-        _reply(await _say(graph, "write /a.txt\nline one\nline two", thread=thread)) == "Updated file /a.txt"
-    )
+    assert _reply(await _say(graph, "write /a.txt\nline one\nline two", thread=thread)) == "Updated file /a.txt"
     assert _reply(await _say(graph, "read /a.txt", thread=thread)).endswith("line one\nline two")
-    assert "Error: File '/missing.txt' not found" in _reply(
-        await _say(graph, "read /missing.txt", thread=thread)
-    )
+    assert "Error: File '/missing.txt' not found" in _reply(await _say(graph, "read /missing.txt", thread=thread))
 
 
 async def test_plan_writes_todos(graph: Any) -> None:

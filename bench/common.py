@@ -1,0 +1,84 @@
+"""Shared benchmark plumbing: repeated trials, medians and spread, one table, JSON results."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+RESULTS_DIR = Path(__file__).parent / "results"
+
+
+@dataclass(frozen=True)
+class Sample:
+    """Timings of one measured thing, in milliseconds."""
+
+    p50: float
+    p95: float
+    spread: float  # (p95 - p5) / p50: how noisy the trial was
+
+    @classmethod
+    def of(cls, millis: list[float]) -> Sample:
+        ordered = sorted(millis)
+
+        def pct(q: float) -> float:
+            return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+        p50 = statistics.median(ordered)
+        return cls(p50=p50, p95=pct(0.95), spread=(pct(0.95) - pct(0.05)) / p50 if p50 else 0.0)
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    ours: Sample
+    baseline: Sample | None
+    target: str
+    passed: bool
+
+    @property
+    def ratio(self) -> float | None:
+        return self.ours.p50 / self.baseline.p50 if self.baseline and self.baseline.p50 else None
+
+
+async def time_async(call: Callable[[], Awaitable[object]], repeat: int) -> list[float]:
+    millis = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        await call()
+        millis.append((time.perf_counter() - start) * 1000)
+    return millis
+
+
+def time_sync(call: Callable[[], object], repeat: int) -> list[float]:
+    millis = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        call()
+        millis.append((time.perf_counter() - start) * 1000)
+    return millis
+
+
+def print_table(rows: list[Row]) -> None:
+    header = f"{'benchmark':<44} {'ours p50':>10} {'ours p95':>10} {'base p50':>10} {'ratio':>8}  {'target':<22} result"
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        base = f"{row.baseline.p50:10.3f}" if row.baseline else f"{'-':>10}"
+        ratio = f"{row.ratio:8.4f}" if row.ratio is not None else f"{'-':>8}"
+        print(
+            f"{row.name:<44} {row.ours.p50:10.3f} {row.ours.p95:10.3f} {base} {ratio}  "
+            f"{row.target:<22} {'PASS' if row.passed else 'FAIL'}"
+        )
+    print("(times in ms; ratio = ours p50 / baseline p50, both measured in this run)")
+
+
+def write_json(name: str, rows: list[Row]) -> Path:
+    RESULTS_DIR.mkdir(exist_ok=True)
+    path = RESULTS_DIR / f"{name}.json"
+    payload = [{**asdict(row), "ratio": row.ratio} for row in rows]
+    path.write_text(json.dumps(payload, indent=2))
+    return path

@@ -1,0 +1,59 @@
+"""Graph factory cost: cold (first compile) and warm (cached), against a bare `create_deep_agent` call.
+
+Target: a warm factory call (what the server pays on every run and every state read) under 1 ms p50.
+Run: `python -m bench.factory` (or `make bench`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+os.environ.setdefault("MODEL", "offline")
+
+from deepagents import create_deep_agent
+from langgraph.store.memory import InMemoryStore
+from langgraph_sdk.runtime import _ExecutionRuntime, _ReadRuntime
+
+from bench.common import Row, Sample, print_table, time_async, time_sync, write_json
+from deep_agent_service.builder import build_agent
+from deep_agent_service.offline_model import OfflineChatModel
+
+WARM_REPEAT = 2000
+COLD_REPEAT = 15
+
+
+async def run() -> list[Row]:
+    from agent import agent
+
+    store = InMemoryStore()
+    run_runtime: Any = _ExecutionRuntime(access_context="threads.create_run", user=None, store=store)
+    read_runtime: Any = _ReadRuntime(access_context="threads.read", user=None, store=store)
+    config: Any = {"configurable": {"thread_id": "t", "assistant_id": "a"}}
+
+    baseline = Sample.of(time_sync(lambda: create_deep_agent(model=OfflineChatModel()), COLD_REPEAT))
+
+    def cold_call() -> Any:
+        build_agent.cache_clear()
+        return agent(config, run_runtime)
+
+    cold = Sample.of(await time_async(cold_call, COLD_REPEAT))
+    warm_run = Sample.of(await time_async(lambda: agent(config, run_runtime), WARM_REPEAT))
+    warm_read = Sample.of(await time_async(lambda: agent(config, read_runtime), WARM_REPEAT))
+    return [
+        Row("factory cold, threads.create_run", cold, baseline, "ratio <= 1.5", cold.p50 <= 1.5 * baseline.p50),
+        Row("factory warm, threads.create_run", warm_run, baseline, "p50 < 1 ms", warm_run.p50 < 1.0),
+        Row("factory warm, threads.read", warm_read, baseline, "p50 < 1 ms", warm_read.p50 < 1.0),
+    ]
+
+
+def main() -> list[Row]:
+    rows = asyncio.run(run())
+    print_table(rows)
+    print(f"results: {write_json('factory', rows)}")
+    return rows
+
+
+if __name__ == "__main__":
+    main()
