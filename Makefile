@@ -3,7 +3,6 @@ SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
-PORT ?= 2024
 STAMP := $(VENV)/.installed
 
 .PHONY: setup run test lint typecheck unit integration bench clean
@@ -18,7 +17,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 run: setup
-	$(BIN)/python -m deep_agent_service.devserver --port $(PORT)
+	$(BIN)/python -m deep_agent_service.devserver $(if $(PORT),--port $(PORT))
 
 lint: setup
 	$(BIN)/ruff check src tests bench examples

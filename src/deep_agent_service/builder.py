@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from deepagents import create_deep_agent
-from langchain.agents.middleware import TodoListMiddleware
+from langchain.agents.middleware import AgentMiddleware, TodoListMiddleware
 from langgraph.graph.state import CompiledStateGraph
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -37,6 +37,14 @@ class AssistantSettings(BaseModel):
 
     model: str | None = Field(default=None, description="Overrides MODEL for this assistant.")
     instructions: str = Field(default="", max_length=20_000, description="Added to the system prompt.")
+
+    # --- memory settings (memory.py) ---
+
+    # --- sandbox settings (sandboxes/) ---
+
+    # --- guardrail settings (guardrails/) ---
+
+    # --- human-in-the-loop settings ---
 
     @field_validator("model")
     @classmethod
@@ -67,10 +75,15 @@ def system_prompt(settings: AssistantSettings) -> str:
 def build_agent(settings: AssistantSettings) -> CompiledStateGraph[Any, Any, Any, Any]:
     """The compiled agent for one assistant configuration (cached: same settings, same object)."""
     model = chat_model(settings.model or get_settings().primary_model)
+    middleware: list[AgentMiddleware[Any, Any]] = [
+        # guardrails first (outermost)
+        TodoListMiddleware(),
+        # sandbox file sync last
+    ]
     return create_deep_agent(
         model=model,
         system_prompt=system_prompt(settings),
         backend=build_backend(DEFAULT_MOUNTS),
-        middleware=[TodoListMiddleware()],
+        middleware=middleware,
         name="deep-agent",
     )

@@ -178,8 +178,19 @@ def running_server(**kwargs: object) -> Iterator[DevServer]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run the Deep Agent service on langgraph dev.")
     parser.add_argument("--host", default=os.environ.get("HOST", DEFAULT_HOST))
-    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", DEFAULT_PORT)))
+    parser.add_argument("--port", type=int, default=None, help=f"default {DEFAULT_PORT}; an explicit port must be free")
     args = parser.parse_args(argv)
+    port = args.port or (int(os.environ["PORT"]) if os.environ.get("PORT") else None)
+    if port is None:
+        port = DEFAULT_PORT
+        if not port_is_free(args.host, port):
+            port = next(p for p in range(DEFAULT_PORT + 1, DEFAULT_PORT + 100) if port_is_free(args.host, p))
+            print(
+                f"warning: the default port {DEFAULT_PORT} is in use; using {port} instead. "
+                f"Clients: DEEP_AGENT_URL=http://{args.host}:{port}   (PORT=... make run picks a port; "
+                "an explicit port that is taken is an error)",
+                file=sys.stderr,
+            )
     from deep_agent_service.settings import ConfigurationError, load_settings
 
     try:
@@ -190,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"Starting the Deep Agent service (model: {model}, auth: {settings.auth_mode}) ...")
     try:
-        server = start_server(port=args.port, host=args.host, log_path=None)
+        server = start_server(port=port, host=args.host, log_path=None)
     except ServerStartError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
