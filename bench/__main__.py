@@ -1,17 +1,23 @@
-"""`python -m bench`: run every benchmark and print one table."""
+"""`python -m bench`: run every benchmark, print one table, write JSON and a chart."""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
-from bench import factory
-from bench.common import print_table
+from bench import factory, runs
+from bench.common import print_table, write_chart, write_json
+
+CHART = Path(__file__).resolve().parents[1] / "docs" / "bench.png"
 
 
 def main() -> int:
-    rows = factory.main()
+    rows = [*factory.main(), *runs.main()]
     print("\n== all benchmarks ==")
     print_table(rows)
+    print(f"results: {write_json('all', rows)}")
+    if chart := write_chart(rows, CHART):
+        print(f"chart: {chart}")
     return 0 if all(row.passed for row in rows) else 1
 
 

@@ -82,3 +82,37 @@ def write_json(name: str, rows: list[Row]) -> Path:
     payload = [{**asdict(row), "ratio": row.ratio} for row in rows]
     path.write_text(json.dumps(payload, indent=2))
     return path
+
+
+def write_chart(rows: list[Row], path: Path) -> Path | None:
+    """A PNG bar chart, ours beside baseline (p50, log scale) for every row that has a baseline."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed: no chart (pip install matplotlib)")
+        return None
+    compared = [row for row in rows if row.baseline is not None]
+    if not compared:
+        return None
+    figure, axes = plt.subplots(figsize=(10, 0.6 * len(compared) + 1.5))
+    positions = range(len(compared))
+    axes.barh([p + 0.2 for p in positions], [r.ours.p50 for r in compared], height=0.4, label="deep-agent-service")
+    axes.barh(
+        [p - 0.2 for p in positions],
+        [r.baseline.p50 for r in compared if r.baseline],
+        height=0.4,
+        label="baseline",
+    )
+    axes.set_yticks(list(positions), [r.name for r in compared], fontsize=8)
+    axes.set_xscale("log")
+    axes.set_xlabel("p50, ms (log scale)")
+    axes.legend(loc="lower right")
+    axes.set_title("deep-agent-service vs baseline, same run")
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
