@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import statistics
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 RESULTS_DIR = Path(__file__).parent / "results"
 
@@ -60,6 +62,14 @@ def time_sync(call: Callable[[], object], repeat: int) -> list[float]:
         call()
         millis.append((time.perf_counter() - start) * 1000)
     return millis
+
+
+def report(name: str, run: Callable[[], Coroutine[Any, Any, list[Row]]]) -> list[Row]:
+    """Run one benchmark module's rows, print its table and write `results/<name>.json`."""
+    rows = asyncio.run(run())
+    print_table(rows)
+    print(f"results: {write_json(name, rows)}")
+    return rows
 
 
 def print_table(rows: list[Row]) -> None:

@@ -6,7 +6,6 @@ Run: `python -m bench.factory` (or `make bench`).
 
 from __future__ import annotations
 
-import asyncio
 import os
 from typing import Any
 
@@ -16,7 +15,7 @@ from deepagents import create_deep_agent
 from langgraph.store.memory import InMemoryStore
 from langgraph_sdk.runtime import _ExecutionRuntime, _ReadRuntime
 
-from bench.common import Row, Sample, print_table, time_async, time_sync, write_json
+from bench.common import Row, Sample, report, time_async, time_sync
 from deep_agent_service.builder import build_agent
 from deep_agent_service.offline_model import OfflineChatModel
 
@@ -49,10 +48,7 @@ async def run() -> list[Row]:
 
 
 def main() -> list[Row]:
-    rows = asyncio.run(run())
-    print_table(rows)
-    print(f"results: {write_json('factory', rows)}")
-    return rows
+    return report("factory", run)
 
 
 if __name__ == "__main__":

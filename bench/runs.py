@@ -25,7 +25,7 @@ from langgraph.store.memory import InMemoryStore
 from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 
-from bench.common import Row, Sample, print_table, write_json
+from bench.common import Row, Sample, report
 from deep_agent_service.builder import AssistantSettings, build_agent
 from deep_agent_service.devserver import DevServer, free_port, isolated_config, start_server
 
@@ -144,10 +144,7 @@ async def run() -> list[Row]:
 
 
 def main() -> list[Row]:
-    rows = asyncio.run(run())
-    print_table(rows)
-    print(f"results: {write_json('runs', rows)}")
-    return rows
+    return report("runs", run)
 
 
 if __name__ == "__main__":
