@@ -205,6 +205,13 @@ def main(argv: list[str] | None = None) -> int:
     except ServerStartError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    def stop_on_signal(signum: int, _frame: object) -> None:
+        server.stop()
+        raise SystemExit(128 + signum)
+
+    # The server runs in its own session; without this a SIGTERM to us would orphan it.
+    signal.signal(signal.SIGTERM, stop_on_signal)
+    signal.signal(signal.SIGHUP, stop_on_signal)
     print(f"Deep Agent service ready: {server.url}")
     print(f"  API docs: {server.url}/docs    health: {server.url}/healthz")
     print("  Try it:   python examples/chat.py 'remember I like green tea'    (Ctrl-C stops the server)")
