@@ -6,3 +6,12 @@ import os
 os.environ["MODEL"] = "offline"
 os.environ["AUTH_MODE"] = "local"
 os.environ.pop("FALLBACK_MODELS", None)
+
+
+def pytest_terminal_summary(terminalreporter: object) -> None:
+    from tests.support.tally import TENANT_ISOLATION as tally
+
+    if tally.attempts:
+        terminalreporter.write_line(  # type: ignore[attr-defined]
+            f"tenant isolation: {tally.attempts} cross-tenant attempts, {tally.denied} denied"
+        )

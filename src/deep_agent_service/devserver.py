@@ -205,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     except ServerStartError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+
     def stop_on_signal(signum: int, _frame: object) -> None:
         server.stop()
         raise SystemExit(128 + signum)

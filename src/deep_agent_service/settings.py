@@ -9,9 +9,19 @@ from __future__ import annotations
 
 import functools
 import os
+from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 OFFLINE_MODEL = "offline"
@@ -57,10 +67,25 @@ def validate_model_spec(spec: str, variable: str) -> str:
     return spec
 
 
+class ApiKeyPrincipal(BaseModel):
+    """Who an API key authenticates as."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    user: str = Field(min_length=1)
+    org: str = Field(min_length=1)
+    role: Literal["member", "admin"] = "member"
+
+
+_API_KEYS: TypeAdapter[dict[str, ApiKeyPrincipal]] = TypeAdapter(dict[str, ApiKeyPrincipal])
+
+
 class Settings(BaseSettings):
     """Service settings. Field names are the environment variables (case-insensitive)."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", frozen=True, ignored_types=(functools.cached_property,)
+    )
 
     model: str | None = Field(
         default=None,
@@ -73,6 +98,16 @@ class Settings(BaseSettings):
     local_user: str = Field(default="local", min_length=1)
     local_org: str = Field(default="local", min_length=1)
     deployment_name: str = Field(default="deep-agent", min_length=1, pattern=r"^[a-z0-9][a-z0-9-]*$")
+
+    # --- auth ---
+    auth_api_keys: SecretStr | None = Field(default=None, description="api_keys mode: JSON {key: {user, org, role}}")
+    auth_jwt_secret: SecretStr | None = Field(default=None, description="jwt mode: HS256 shared secret")
+    auth_jwks_url: str | None = Field(default=None, description="jwt mode: JWKS URL for RS256/ES256 keys")
+    auth_jwks_file: Path | None = Field(default=None, description="jwt mode: JWKS file for RS256/ES256 keys")
+    auth_jwt_issuer: str | None = None
+    auth_jwt_audience: str | None = None
+    auth_org_claim: str = Field(default="org", min_length=1)
+    auth_role_claim: str = Field(default="role", min_length=1)
 
     @field_validator("model")
     @classmethod
@@ -97,6 +132,39 @@ class Settings(BaseSettings):
             raise ValueError("FALLBACK_MODELS must not contain 'offline': it is a demo model, not a fallback")
         return self
 
+    @model_validator(mode="after")
+    def _check_auth_mode(self) -> Settings:
+        if self.auth_mode == "api_keys":
+            _ = self.api_keys  # parses and validates AUTH_API_KEYS
+        if self.auth_mode == "jwt":
+            sources = [self.auth_jwt_secret, self.auth_jwks_url, self.auth_jwks_file]
+            if sum(source is not None for source in sources) != 1:
+                raise ValueError(
+                    "AUTH_MODE=jwt needs exactly one key source: AUTH_JWT_SECRET (HS256), "
+                    "AUTH_JWKS_URL or AUTH_JWKS_FILE (RS256/ES256)"
+                )
+            if not self.auth_jwt_issuer or not self.auth_jwt_audience:
+                raise ValueError("AUTH_MODE=jwt needs AUTH_JWT_ISSUER and AUTH_JWT_AUDIENCE")
+            if self.auth_jwks_file is not None and not self.auth_jwks_file.is_file():
+                raise ValueError(f"AUTH_JWKS_FILE={str(self.auth_jwks_file)!r} is not a readable file")
+        return self
+
+    @functools.cached_property
+    def api_keys(self) -> dict[str, ApiKeyPrincipal]:
+        """AUTH_API_KEYS parsed: key -> principal. Raises ValueError naming the variable when malformed."""
+        if self.auth_api_keys is None:
+            raise ValueError("AUTH_MODE=api_keys needs AUTH_API_KEYS (JSON: {key: {user, org, role}})")
+        try:
+            return _API_KEYS.validate_json(self.auth_api_keys.get_secret_value())
+        except ValidationError as error:
+            first = error.errors()[0]
+            where = ".".join(str(part) for part in first["loc"][1:]) or "value"
+            # The location's first part is a key: never echo it.
+            raise ValueError(
+                'AUTH_API_KEYS is not valid: it must be a JSON object {key: {"user": ..., "org": ..., '
+                f'"role": "member" | "admin"}} ({where}: {first["msg"]})'
+            ) from None
+
     @property
     def primary_model(self) -> str:
         """The model spec actually used: MODEL, or the offline model when no provider key is present."""
@@ -112,10 +180,14 @@ class Settings(BaseSettings):
 
 def _one_line(error: ValidationError) -> str:
     first = error.errors()[0]
-    variable = ".".join(str(part) for part in first["loc"]).upper() or "settings"
     message = str(first["msg"]).removeprefix("Value error, ")
+    if not first["loc"]:  # a check across fields: the message names the variables
+        return message
+    variable = ".".join(str(part) for part in first["loc"]).upper()
     if variable.lower() in message.lower():
         return message
+    if any(word in variable for word in ("SECRET", "KEY", "TOKEN", "PASSWORD")):
+        return f"{variable}: {message}"
     return f"{variable}: {message} (got {first.get('input')!r})"
 
 

@@ -1,30 +1,209 @@
-"""Authentication (who is calling) and authorization (what they may touch) for the LangGraph server."""
+"""Authentication (who is calling) and authorization (what they may touch) for the LangGraph server.
+
+Every resource carries the tenant it belongs to: threads and crons are stamped with `owner` and
+`org` metadata on create and filtered by both afterwards (user ids are only unique within an org);
+assistants belong to an org (members read, admins write), plus the graph's own system assistants,
+which every org may read and nobody may change. Store requests are checked against the namespace
+shapes of `identity.namespace_for`. Anything without a handler below is denied.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from langgraph_sdk import Auth
 
+from deep_agent_service.credentials import Authenticator, build_authenticator, principal_dict
+from deep_agent_service.identity import RunIdentity, Scope, encode_part, identity_from_user
 from deep_agent_service.settings import Settings, get_settings
 
+# Identity keys a client might put into a run's config or context to act as someone else.
+SPOOFABLE_KEYS = frozenset({"user_id", "user", "org_id", "org", "owner", "role", "identity"})
+ASSISTANT_SETTINGS_KEY = "assistant_settings"
+SYSTEM_ASSISTANT = {"created_by": "system"}
 
-def local_user(settings: Settings) -> dict[str, Any]:
-    return {
-        "identity": settings.local_user,
-        "org": settings.local_org,
-        "role": "admin",
-        "display_name": settings.local_user,
-        "permissions": ["role:admin"],
+
+def forbidden(detail: str) -> Auth.exceptions.HTTPException:
+    return Auth.exceptions.HTTPException(status_code=403, detail=detail)
+
+
+def caller(ctx: Auth.types.AuthContext) -> RunIdentity:
+    return identity_from_user(ctx.user)
+
+
+def _owned(who: RunIdentity) -> dict[str, str]:
+    return {"owner": who.user, "org": who.org}
+
+
+def _metadata(value: Any) -> dict[str, Any]:
+    """The request's metadata dict, to be changed IN PLACE: the server keeps its own reference to it."""
+    metadata = value.get("metadata")
+    if not isinstance(metadata, dict):
+        metadata = {}
+        value["metadata"] = metadata
+    return metadata
+
+
+def _stamp(value: Any, who: RunIdentity) -> None:
+    """Overwrite whatever owner/org a client put into the metadata with the verified ones."""
+    _metadata(value).update(_owned(who))
+
+
+def _reject_spoofing(payload: Mapping[str, Any], who: RunIdentity, *, allow_settings: bool) -> None:
+    """Refuse identity keys (and, for members, assistant settings) in a run's config or context."""
+    config = payload.get("config") or {}
+    sections = {
+        "config.configurable": config.get("configurable") or {},
+        "context": payload.get("context") or {},
     }
+    for where, section in sections.items():
+        if not isinstance(section, Mapping):
+            continue
+        spoofed = sorted(SPOOFABLE_KEYS & section.keys())
+        if spoofed:
+            raise forbidden(f"{where} must not carry identity keys {spoofed}: who you are comes from your credentials")
+        if ASSISTANT_SETTINGS_KEY in section and not (allow_settings and who.is_admin):
+            raise forbidden(
+                f"{where}.{ASSISTANT_SETTINGS_KEY} belongs to the assistant: ask an admin to update the "
+                "assistant instead of overriding it per run"
+            )
+
+
+def check_namespace(who: RunIdentity, namespace: tuple[str, ...], *, write: bool) -> None:
+    """Allow a store request on one exact namespace, or raise 403.
+
+    Members read and write their own private and user namespaces and read the org's assistant, org
+    and skills namespaces. Admins may read and write anything under their own org (memory
+    operations: export, delete). Nobody reaches another org.
+    """
+    org, user = encode_part(who.org), encode_part(who.user)
+    if not namespace or namespace[0] != org:
+        raise forbidden("store namespaces start with your organization")
+    if who.is_admin:
+        return
+    scope = namespace[1] if len(namespace) > 1 else None
+    own = (scope == Scope.PRIVATE and len(namespace) == 4 and namespace[3] == user) or (
+        scope == Scope.USER and len(namespace) == 3 and namespace[2] == user
+    )
+    shared = scope in (Scope.ASSISTANT, Scope.ORG, Scope.SKILLS)
+    if own or (shared and not write):
+        return
+    if shared:
+        raise forbidden(f"the {scope} memory is read-only for members; an admin can change it")
+    raise forbidden("members may only use their own private and user memory namespaces")
+
+
+def _check_search_prefix(who: RunIdentity, prefix: tuple[str, ...]) -> None:
+    """A search or listing prefix must not cover another user's namespaces (admins: their org)."""
+    org, user = encode_part(who.org), encode_part(who.user)
+    if not prefix or prefix[0] != org:
+        raise forbidden("store searches must start with your organization, e.g. ('<org>', 'user', '<you>')")
+    if who.is_admin:
+        return
+    scope = prefix[1] if len(prefix) > 1 else None
+    if scope in (Scope.ASSISTANT, Scope.ORG, Scope.SKILLS):
+        return
+    if (scope == Scope.USER and len(prefix) >= 3 and prefix[2] == user) or (
+        scope == Scope.PRIVATE and len(prefix) >= 4 and prefix[3] == user
+    ):
+        return
+    raise forbidden(
+        "members may search only their own memory: use a prefix such as "
+        f"('{org}', 'user', '{user}') or ('{org}', 'private', '<assistant>', '{user}')"
+    )
+
+
+async def deny_by_default(ctx: Auth.types.AuthContext, value: Any) -> bool:
+    raise forbidden(f"{ctx.resource}.{ctx.action} is not allowed")
+
+
+async def create_thread(ctx: Auth.types.AuthContext, value: Any) -> None:
+    _stamp(value, caller(ctx))
+
+
+async def create_run(ctx: Auth.types.AuthContext, value: Any) -> dict[str, str]:
+    who = caller(ctx)
+    _reject_spoofing(value.get("kwargs") or {}, who, allow_settings=True)
+    return _owned(who)
+
+
+async def own_resources(ctx: Auth.types.AuthContext, value: Any) -> dict[str, str]:
+    """Threads and crons: filter by owner and org; updates cannot re-assign them."""
+    who = caller(ctx)
+    if ctx.action == "update" and isinstance(value, dict) and value.get("metadata"):
+        _stamp(value, who)
+    return _owned(who)
+
+
+async def create_cron(ctx: Auth.types.AuthContext, value: Any) -> dict[str, str]:
+    who = caller(ctx)
+    _reject_spoofing(value.get("payload") or value, who, allow_settings=True)
+    _stamp(value, who)
+    return _owned(who)
+
+
+def _claim_assistant(value: Any, who: RunIdentity) -> None:
+    if not who.is_admin:
+        raise forbidden("only admins create or change assistants")
+    _reject_spoofing(value, who, allow_settings=True)
+    metadata = _metadata(value)
+    metadata.pop("created_by", None)  # nobody may pass an assistant off as a system one
+    metadata["org"] = who.org
+
+
+async def create_assistant(ctx: Auth.types.AuthContext, value: Any) -> None:
+    _claim_assistant(value, caller(ctx))
+
+
+async def change_assistant(ctx: Auth.types.AuthContext, value: Any) -> dict[str, str]:
+    who = caller(ctx)
+    if ctx.action == "update":
+        _claim_assistant(value, who)
+    elif not who.is_admin:
+        raise forbidden("only admins delete assistants")
+    return {"org": who.org}
+
+
+async def visible_assistants(ctx: Auth.types.AuthContext, value: Any) -> dict[str, Any]:
+    return {"$or": [{"org": caller(ctx).org}, SYSTEM_ASSISTANT]}
+
+
+async def store_access(ctx: Auth.types.AuthContext, value: dict[str, Any]) -> None:
+    who = caller(ctx)
+    namespace = tuple(value.get("namespace") or ())
+    match ctx.action:
+        case "put" | "delete":
+            check_namespace(who, namespace, write=True)
+        case "get":
+            check_namespace(who, namespace, write=False)
+        case "list_namespaces" if not namespace and who.is_admin:
+            value["namespace"] = (encode_part(who.org),)  # an admin's listing is their org
+        case "search" | "list_namespaces":
+            _check_search_prefix(who, namespace)
+        case _:
+            raise forbidden(f"store.{ctx.action} is not allowed")
 
 
 def build_auth(settings: Settings | None = None) -> Auth:
-    settings = settings or get_settings()
+    """The server's `Auth` object for the configured mode (misconfiguration fails here, at start-up)."""
+    authenticator: Authenticator = build_authenticator(settings or get_settings())
     auth = Auth()
 
     @auth.authenticate
-    async def authenticate(headers: dict[Any, Any] | None = None) -> dict[str, Any]:
-        return local_user(settings)
+    async def authenticate(headers: Mapping[Any, Any]) -> Auth.types.MinimalUserDict:
+        # One signature for both servers: langgraph-api injects `headers` (bytes) by name; Aegra
+        # passes one positional dict of str.
+        return principal_dict(await authenticator(headers))  # type: ignore[return-value]
 
+    auth.on(deny_by_default)
+    auth.on.threads.create(create_thread)
+    auth.on.threads.create_run(create_run)
+    auth.on(resources="threads", actions=["read", "update", "delete", "search"])(own_resources)
+    auth.on.crons.create(create_cron)
+    auth.on(resources="crons", actions=["read", "update", "delete", "search"])(own_resources)
+    auth.on.assistants.create(create_assistant)
+    auth.on(resources="assistants", actions=["update", "delete"])(change_assistant)
+    auth.on(resources="assistants", actions=["read", "search"])(visible_assistants)
+    auth.on.store()(store_access)
     return auth

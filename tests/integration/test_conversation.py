@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import httpx
+import pytest
 from langgraph_sdk.client import LangGraphClient
 
 from deep_agent_service.devserver import DevServer
@@ -78,22 +79,26 @@ async def test_scratch_files_stay_in_their_thread(client: LangGraphClient) -> No
     assert "not found" in await ask(client, "read /draft.txt")
 
 
-async def test_client_supplied_identity_keys_do_not_change_whose_memory_is_used(
+async def test_client_supplied_identity_keys_are_refused_and_change_nothing(
     client: LangGraphClient,
 ) -> None:
     assistant = await client.assistants.create(graph_id="agent", name=f"s-{uuid.uuid4().hex[:6]}")
     aid = assistant["assistant_id"]
     spoof = {"configurable": {"user_id": "mallory", "org_id": "evil", "owner": "mallory"}}
-    await ask(client, "remember spoofed-run fact", assistant_id=aid, config=spoof)
+    with pytest.raises(httpx.HTTPStatusError) as refused:
+        await ask(client, "remember spoofed-run fact", assistant_id=aid, config=spoof)
+    assert refused.value.response.status_code == 403
+    assert "identity keys" in refused.value.response.text
 
-    # The note landed in the verified local user's private namespace, not in mallory's.
+    await ask(client, "remember verified fact", assistant_id=aid)
+    # The note landed in the verified local user's private namespace, nowhere else.
     own = await client.store.search_items(("local", "private", aid, "local"))
-    assert any("spoofed-run fact" in item["value"]["content"] for item in own["items"])
+    assert [item["value"]["content"] for item in own["items"]] == ["verified fact\n"]
     mallory = await client.store.search_items(("local", "private", aid, "mallory"))
-    evil = await client.store.search_items(("evil",))
-    assert mallory["items"] == [] and evil["items"] == []
-    # ... and a plain run (no spoofing) of the same user recalls it.
-    assert "spoofed-run fact" in await ask(client, "what do you remember", assistant_id=aid)
+    assert mallory["items"] == []
+    with pytest.raises(httpx.HTTPStatusError) as other_org:  # and no other org is reachable at all
+        await client.store.search_items(("evil",))
+    assert other_org.value.response.status_code == 403
 
 
 async def test_invalid_assistant_settings_fail_the_run_with_a_clear_error(client: LangGraphClient) -> None:
