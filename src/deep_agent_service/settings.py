@@ -84,7 +84,7 @@ class Settings(BaseSettings):
     """Service settings. Field names are the environment variables (case-insensitive)."""
 
     model_config = SettingsConfigDict(
-        env_file=".env", extra="ignore", frozen=True, ignored_types=(functools.cached_property,)
+        env_file=".env", env_ignore_empty=True, extra="ignore", frozen=True, ignored_types=(functools.cached_property,)
     )
 
     model: str | None = Field(

@@ -34,7 +34,7 @@ def test_model_spec_and_fallbacks_are_parsed(monkeypatch: pytest.MonkeyPatch) ->
         ("MODEL", "claude", "is not a model spec"),
         ("FALLBACK_MODELS", "openai:gpt-4.1,bogus:x", "FALLBACK_MODELS='bogus:x'"),
         ("AUTH_MODE", "ldap", "AUTH_MODE"),
-        ("LOCAL_USER", "", "LOCAL_USER"),
+        ("DEPLOYMENT_NAME", "Not A Name!", "DEPLOYMENT_NAME"),
     ],
 )
 def test_invalid_values_fail_with_one_line_naming_the_variable(
@@ -59,3 +59,14 @@ def test_dotenv_file_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: object) 
         env_file.write("LOCAL_USER=dana\nLOCAL_ORG=acme\n")
     settings = load_settings()
     assert (settings.local_user, settings.local_org) == ("dana", "acme")
+
+
+def test_the_documented_env_example_is_a_valid_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[2] / ".env.example"
+    Path(".env").write_text(example.read_text())
+    settings = load_settings()
+    assert settings.primary_model == "offline"
+    assert settings.auth_mode == "local"
+    assert settings.auth_jwks_file is None and settings.auth_api_keys is None
