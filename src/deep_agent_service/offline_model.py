@@ -8,6 +8,8 @@ guardrails) can be tried and tested with no API key and no network:
     what do you remember       read /memories/notes.md back
     write <path>\\n<content>    write_file; quotes the tool result
     read <path>                read_file; quotes the content or the error
+    edit <path>: <old> => <new>   edit_file; quotes the tool result
+    delete <path>              delete; quotes the tool result
     run <command>              execute; quotes the output or the error
     plan: a; b; c              write_todos with those items
     delegate: <task>           the `task` tool (general-purpose subagent); quotes its result
@@ -40,6 +42,8 @@ HELP_TEXT = (
     "- what do you remember: read your notes back\n"
     "- write <path> + newline + content: write a file\n"
     "- read <path>: read a file\n"
+    "- edit <path>: <old> => <new>: replace text in a file\n"
+    "- delete <path>: delete a file\n"
     "- run <command>: run a shell command in the sandbox\n"
     "- plan: a; b; c: write a todo list\n"
     "- delegate: <task>: hand a task to a subagent\n"
@@ -141,6 +145,14 @@ def next_step(messages: Sequence[BaseMessage]) -> _Call | str:  # noqa: PLR0911 
             results,
             lambda r: r if r.startswith("Error") else f"Contents of {path}:\n{file_text(r)}",
         )
+    if lowered.startswith("edit ") and ":" in request and "=>" in request:
+        path, _, change = request[len("edit ") :].partition(":")
+        old, _, new = change.partition("=>")
+        call = _Call("edit_file", {"file_path": path.strip(), "old_string": old.strip(), "new_string": new.strip()})
+        return _single_tool(call, results, lambda r: r)
+    if lowered.startswith("delete "):
+        call = _Call("delete", {"file_path": request[len("delete ") :].strip()})
+        return _single_tool(call, results, lambda r: r)
     if lowered.startswith("run "):
         command = request[len("run ") :].strip()
         return _single_tool(_Call("execute", {"command": command}), results, lambda r: r)

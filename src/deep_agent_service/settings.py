@@ -99,6 +99,11 @@ class Settings(BaseSettings):
     local_org: str = Field(default="local", min_length=1)
     deployment_name: str = Field(default="deep-agent", min_length=1, pattern=r"^[a-z0-9][a-z0-9-]*$")
 
+    # --- memory ---
+    memory_max_file_bytes: int = Field(default=64_000, ge=1, description="largest memory file the agent may write")
+    memory_max_files: int = Field(default=200, ge=1, description="most files per memory namespace")
+    postgres_uri: SecretStr | None = Field(default=None, description="PostgreSQL store/checkpointer connection")
+
     # --- auth ---
     auth_api_keys: SecretStr | None = Field(default=None, description="api_keys mode: JSON {key: {user, org, role}}")
     auth_jwt_secret: SecretStr | None = Field(default=None, description="jwt mode: HS256 shared secret")

@@ -1,0 +1,119 @@
+"""Agent middleware for memory: clear read-only errors, and seed-once default content.
+
+Seeding happens at the start of a run (`abefore_agent`), not at server start-up: the namespaces
+to seed depend on the run's org and assistant, which only a run knows. Each namespace is seeded at
+most once per process; a file is written only when its key is absent, so a redeploy never
+overwrites an edit, and two concurrent first runs write the same bytes (idempotent).
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from deepagents.backends.utils import create_file_data
+from langchain.agents.middleware import AgentMiddleware
+from langchain_core.messages import ToolMessage
+from langgraph.prebuilt.tool_node import ToolCallRequest
+from langgraph.store.base import BaseStore
+from langgraph.types import Command
+
+from deep_agent_service.identity import RunIdentity, Scope, identity_from_runtime, namespace_for
+from deep_agent_service.memory import WRITE_TOOLS, Mount, read_only_mount
+
+SEED_ROOT = Path(__file__).resolve().parents[2] / "seed"
+# seed/<folder>/ -> the scope its files are written to
+SEED_FOLDERS: dict[str, Scope] = {"policies": Scope.ORG, "shared": Scope.ASSISTANT, "skills": Scope.SKILLS}
+
+
+class ReadOnlyMountGuard(AgentMiddleware[Any, Any]):
+    """Turns a write, edit or delete under a read-only mount into a tool error that says why."""
+
+    def __init__(self, mounts: tuple[Mount, ...]) -> None:
+        super().__init__()
+        self.mounts = mounts
+
+    async def awrap_tool_call(
+        self,
+        request: ToolCallRequest,
+        handler: Callable[[ToolCallRequest], Awaitable[ToolMessage | Command[Any]]],
+    ) -> ToolMessage | Command[Any]:
+        call = request.tool_call
+        path = str(call["args"].get("file_path", ""))
+        if call["name"] in WRITE_TOOLS and (mount := read_only_mount(self.mounts, path)):
+            return ToolMessage(
+                content=(
+                    f"Error: {mount.prefix} is read-only ({mount.holds}); {call['name']} on {path} was refused "
+                    "and nothing changed. Write your own notes under a writable path instead."
+                ),
+                name=call["name"],
+                tool_call_id=call["id"] or "",
+                status="error",
+            )
+        return await handler(request)
+
+
+@dataclass(frozen=True, slots=True)
+class SeedFile:
+    scope: Scope
+    key: str
+    content: str
+
+
+def load_seed(root: Path = SEED_ROOT) -> tuple[SeedFile, ...]:
+    """Every seed file: `seed/policies/x.md` -> (ORG, "/x.md"), `seed/skills/a/SKILL.md` -> (SKILLS, "/a/SKILL.md")."""
+    files = []
+    for folder, scope in SEED_FOLDERS.items():
+        base = root / folder
+        if not base.is_dir():
+            continue
+        for path in sorted(p for p in base.rglob("*") if p.is_file()):
+            key = "/" + path.relative_to(base).as_posix()
+            files.append(SeedFile(scope, key, path.read_text(encoding="utf-8")))
+    return tuple(files)
+
+
+def seed_value(content: str) -> dict[str, Any]:
+    data = create_file_data(content)
+    return {
+        "content": data["content"],
+        "encoding": "utf-8",
+        "created_at": data["created_at"],
+        "modified_at": data["modified_at"],
+        "written_by": {"user": "seed", "org": None, "run_id": None, "at": data["created_at"]},
+    }
+
+
+class SeedOnceMiddleware(AgentMiddleware[Any, Any]):
+    """Writes the repo's `seed/` content into the run's org and assistant namespaces, where absent."""
+
+    def __init__(self, files: tuple[SeedFile, ...], scopes: frozenset[Scope]) -> None:
+        super().__init__()
+        self.files = tuple(f for f in files if f.scope in scopes)
+        # Per store: one compiled agent can serve several stores (tests, benchmarks).
+        self._seeded: weakref.WeakKeyDictionary[BaseStore, set[tuple[str, ...]]] = weakref.WeakKeyDictionary()
+
+    def _plan(self, who: RunIdentity, done: set[tuple[str, ...]]) -> dict[tuple[str, ...], list[SeedFile]]:
+        plan: dict[tuple[str, ...], list[SeedFile]] = {}
+        for seed in self.files:
+            if seed.scope != Scope.ORG and not who.assistant_id:
+                continue
+            namespace = namespace_for(seed.scope, who)
+            if namespace not in done:
+                plan.setdefault(namespace, []).append(seed)
+        return plan
+
+    async def abefore_agent(self, state: Any, runtime: Any) -> dict[str, Any] | None:
+        store: BaseStore | None = runtime.store
+        if not self.files or store is None:
+            return None
+        done = self._seeded.setdefault(store, set())
+        for namespace, seeds in self._plan(identity_from_runtime(runtime), done).items():
+            for seed in seeds:
+                if await store.aget(namespace, seed.key) is None:
+                    await store.aput(namespace, seed.key, seed_value(seed.content))
+            done.add(namespace)
+        return None
