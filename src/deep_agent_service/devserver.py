@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -86,12 +87,15 @@ def _absolute(spec: str) -> str:
     return str(PROJECT_ROOT / spec[2:]) if spec.startswith("./") else spec
 
 
-def isolated_config(workdir: Path, env: Mapping[str, str] | None = None) -> Path:
+def isolated_config(
+    workdir: Path, env: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None
+) -> Path:
     """Write a copy of the project's `langgraph.json` into `workdir` with absolute paths.
 
     `langgraph dev` keeps its data under `./.langgraph_api` of its working directory and resolves
     the auth path against it, so a server started in `workdir` with this config has data of its
-    own (tests, benchmarks) and reads no `.env`: its environment is exactly `env`.
+    own (tests, benchmarks) and reads no `.env`: its environment is exactly `env`. `overrides`
+    replaces top-level keys (e.g. a custom `store`).
     """
     config = json.loads((PROJECT_ROOT / "langgraph.json").read_text())
     config["dependencies"] = [str(PROJECT_ROOT) if dep == "." else dep for dep in config["dependencies"]]
@@ -101,6 +105,7 @@ def isolated_config(workdir: Path, env: Mapping[str, str] | None = None) -> Path
     if "http" in config and "app" in config["http"]:
         config["http"]["app"] = _absolute(config["http"]["app"])
     config["env"] = dict(env or {})
+    config.update(overrides or {})
     workdir.mkdir(parents=True, exist_ok=True)
     path = workdir / "langgraph.json"
     path.write_text(json.dumps(config, indent=2))

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from deep_agent_service.devserver import DevServer, free_port, isolated_config, start_server
+from deep_agent_service.devserver import PROJECT_ROOT, DevServer, free_port, isolated_config, start_server
+
+POSTGRES_STORE = {"store": {"path": str(PROJECT_ROOT / "src" / "deep_agent_service" / "stores.py") + ":postgres_store"}}
 
 # What every test server gets: the offline model, no tracing, no version check (no network at all).
 BASE_ENV: dict[str, str] = {
@@ -19,10 +22,15 @@ BASE_ENV: dict[str, str] = {
 }
 
 
-def launch(workdir: Path, env: Mapping[str, str] | None = None, port: int | None = None) -> DevServer:
+def launch(
+    workdir: Path,
+    env: Mapping[str, str] | None = None,
+    port: int | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> DevServer:
     """A server on a free loopback port whose data lives in `workdir/.langgraph_api`."""
     full_env = {**BASE_ENV, **(env or {})}
-    config = isolated_config(workdir, full_env)
+    config = isolated_config(workdir, full_env, overrides)
     return start_server(
         port=port or free_port(),
         env=full_env,
