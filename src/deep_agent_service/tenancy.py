@@ -70,47 +70,37 @@ def _reject_spoofing(payload: Mapping[str, Any], who: RunIdentity, *, allow_sett
             )
 
 
-def check_namespace(who: RunIdentity, namespace: tuple[str, ...], *, write: bool) -> None:
-    """Allow a store request on one exact namespace, or raise 403.
+SHARED_SCOPES = (Scope.ASSISTANT, Scope.ORG, Scope.SKILLS)
+# Where the user's own id sits in the namespaces of their own scopes.
+OWN_SCOPES = {Scope.PRIVATE: 3, Scope.USER: 2}
+
+
+def check_namespace(who: RunIdentity, namespace: tuple[str, ...], *, write: bool, prefix: bool = False) -> None:
+    """Allow a store request on one namespace (or, with `prefix`, a search under it), or raise 403.
 
     Members read and write their own private and user namespaces and read the org's assistant, org
-    and skills namespaces. Admins may read and write anything under their own org (memory
-    operations: export, delete). Nobody reaches another org.
+    and skills namespaces; a search prefix must not cover other users' namespaces. Admins may read
+    and write anything under their own org (memory operations: export, delete). Nobody reaches
+    another org.
     """
-    org, user = encode_part(who.org), encode_part(who.user)
-    if not namespace or namespace[0] != org:
-        raise forbidden("store namespaces start with your organization")
+    if not namespace or namespace[0] != encode_part(who.org):
+        raise forbidden("store namespaces and search prefixes start with your organization")
     if who.is_admin:
         return
     scope = namespace[1] if len(namespace) > 1 else None
-    own = (scope == Scope.PRIVATE and len(namespace) == 4 and namespace[3] == user) or (
-        scope == Scope.USER and len(namespace) == 3 and namespace[2] == user
-    )
-    shared = scope in (Scope.ASSISTANT, Scope.ORG, Scope.SKILLS)
-    if own or (shared and not write):
+    if scope in SHARED_SCOPES:
+        if write:
+            raise forbidden(f"the {scope} memory is read-only for members; an admin can change it")
         return
-    if shared:
-        raise forbidden(f"the {scope} memory is read-only for members; an admin can change it")
-    raise forbidden("members may only use their own private and user memory namespaces")
-
-
-def _check_search_prefix(who: RunIdentity, prefix: tuple[str, ...]) -> None:
-    """A search or listing prefix must not cover another user's namespaces (admins: their org)."""
-    org, user = encode_part(who.org), encode_part(who.user)
-    if not prefix or prefix[0] != org:
-        raise forbidden("store searches must start with your organization, e.g. ('<org>', 'user', '<you>')")
-    if who.is_admin:
-        return
-    scope = prefix[1] if len(prefix) > 1 else None
-    if scope in (Scope.ASSISTANT, Scope.ORG, Scope.SKILLS):
-        return
-    if (scope == Scope.USER and len(prefix) >= 3 and prefix[2] == user) or (
-        scope == Scope.PRIVATE and len(prefix) >= 4 and prefix[3] == user
-    ):
-        return
+    user_at = OWN_SCOPES.get(Scope(scope)) if scope in OWN_SCOPES else None
+    if user_at is not None:
+        fits = len(namespace) > user_at if prefix else len(namespace) == user_at + 1
+        if fits and namespace[user_at] == encode_part(who.user):
+            return
     raise forbidden(
-        "members may search only their own memory: use a prefix such as "
-        f"('{org}', 'user', '{user}') or ('{org}', 'private', '<assistant>', '{user}')"
+        "members may use only their own memory namespaces, e.g. "
+        f"('{namespace[0]}', 'user', '{encode_part(who.user)}') or "
+        f"('{namespace[0]}', 'private', '<assistant>', '{encode_part(who.user)}')"
     )
 
 
@@ -180,7 +170,7 @@ async def store_access(ctx: Auth.types.AuthContext, value: dict[str, Any]) -> No
         case "list_namespaces" if not namespace and who.is_admin:
             value["namespace"] = (encode_part(who.org),)  # an admin's listing is their org
         case "search" | "list_namespaces":
-            _check_search_prefix(who, namespace)
+            check_namespace(who, namespace, write=False, prefix=True)
         case _:
             raise forbidden(f"store.{ctx.action} is not allowed")
 
