@@ -16,6 +16,8 @@ from langchain.agents.middleware import AgentMiddleware, TodoListMiddleware
 from langgraph.graph.state import CompiledStateGraph
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from deep_agent_service.guardrails.assembly import guardrail_middleware
+from deep_agent_service.guardrails.config import GuardrailOverrides
 from deep_agent_service.memory import DEFAULT_MOUNTS, build_backend, describe_mounts
 from deep_agent_service.models import chat_model
 from deep_agent_service.settings import get_settings, validate_model_spec
@@ -43,6 +45,9 @@ class AssistantSettings(BaseModel):
     # --- sandbox settings (sandboxes/) ---
 
     # --- guardrail settings (guardrails/) ---
+    guardrails: GuardrailOverrides = Field(
+        default_factory=GuardrailOverrides, description="Overrides of the env guardrail settings."
+    )
 
     # --- human-in-the-loop settings ---
 
@@ -76,7 +81,7 @@ def build_agent(settings: AssistantSettings) -> CompiledStateGraph[Any, Any, Any
     """The compiled agent for one assistant configuration (cached: same settings, same object)."""
     model = chat_model(settings.model or get_settings().primary_model)
     middleware: list[AgentMiddleware[Any, Any]] = [
-        # guardrails first (outermost)
+        *guardrail_middleware(settings.guardrails),  # guardrails first (outermost)
         TodoListMiddleware(),
         # sandbox file sync last
     ]
