@@ -8,6 +8,7 @@ request.
 from __future__ import annotations
 
 import functools
+import json
 import os
 from typing import Annotated, Literal
 
@@ -91,7 +92,7 @@ class Settings(BaseSettings):
     model_call_thread_limit: int = Field(default=0, ge=0, description="Model calls per thread; 0 = unlimited.")
     tool_call_run_limit: int = Field(default=100, ge=0, description="Tool calls per run; 0 = unlimited.")
     tool_call_thread_limit: int = Field(default=0, ge=0, description="Tool calls per thread; 0 = unlimited.")
-    tool_call_limits: dict[str, ToolLimit] = Field(
+    tool_call_limits: Annotated[dict[str, ToolLimit], NoDecode] = Field(
         default_factory=dict, description='Per-tool limits as JSON: {"task": {"run": 5, "thread": 20}}.'
     )
     model_timeout_seconds: float = Field(default=120.0, gt=0, description="Read timeout of one model request.")
@@ -117,6 +118,18 @@ class Settings(BaseSettings):
     def _split_network_tools(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("tool_call_limits", mode="before")
+    @classmethod
+    def _parse_tool_call_limits(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                return json.loads(value) if value.strip() else {}
+            except json.JSONDecodeError as error:
+                raise ValueError(
+                    f'TOOL_CALL_LIMITS is not valid JSON ({error.msg}): use {{"tool": {{"run": 5, "thread": 20}}}}'
+                ) from None
         return value
 
     @field_validator("model")
