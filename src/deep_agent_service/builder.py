@@ -16,6 +16,8 @@ from langchain.agents.middleware import AgentMiddleware, TodoListMiddleware
 from langgraph.graph.state import CompiledStateGraph
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from deep_agent_service.guardrails.assembly import guardrail_middleware
+from deep_agent_service.guardrails.config import GuardrailOverrides
 from deep_agent_service.memory import (
     ALL_MOUNTS,
     Mount,
@@ -57,6 +59,9 @@ class AssistantSettings(BaseModel):
     # --- sandbox settings (sandboxes/) ---
 
     # --- guardrail settings (guardrails/) ---
+    guardrails: GuardrailOverrides = Field(
+        default_factory=GuardrailOverrides, description="Overrides of the env guardrail settings."
+    )
 
     # --- human-in-the-loop settings ---
 
@@ -95,7 +100,7 @@ def build_agent(settings: AssistantSettings) -> CompiledStateGraph[Any, Any, Any
     model = chat_model(settings.model or get_settings().primary_model)
     mounts = assistant_mounts(settings)
     middleware: list[AgentMiddleware[Any, Any]] = [
-        # guardrails first (outermost)
+        *guardrail_middleware(settings.guardrails),  # guardrails first (outermost)
         TodoListMiddleware(),
         SeedOnceMiddleware(SEED_FILES, frozenset(mount.scope for mount in mounts)),
         ReadOnlyMountGuard(mounts),

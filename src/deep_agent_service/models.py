@@ -8,7 +8,7 @@ from langchain.chat_models import init_chat_model
 from langchain_core.language_models import BaseChatModel
 
 from deep_agent_service.offline_model import OfflineChatModel
-from deep_agent_service.settings import OFFLINE_MODEL, PROVIDER_EXTRAS, ConfigurationError
+from deep_agent_service.settings import OFFLINE_MODEL, PROVIDER_EXTRAS, ConfigurationError, get_settings
 
 
 @functools.cache
@@ -18,10 +18,13 @@ def chat_model(spec: str) -> BaseChatModel:
         return OfflineChatModel()
     provider = spec.partition(":")[0]
     try:
+        # Retries are the guardrails' job (guardrails/retry.py): the SDK's own would multiply them.
+        timeout = get_settings().model_timeout_seconds
         if provider == "openai":
             # The Responses API is not what OpenAI-compatible servers speak; chat completions is.
-            return init_chat_model(spec, use_responses_api=False)
-        return init_chat_model(spec)
+            # Usage in streamed replies feeds the token budgets.
+            return init_chat_model(spec, use_responses_api=False, stream_usage=True, max_retries=0, timeout=timeout)
+        return init_chat_model(spec, max_retries=0, timeout=timeout)
     except ImportError as error:
         extra = PROVIDER_EXTRAS.get(provider)
         hint = f"pip install 'deep-agent-service[{extra}]'" if extra else f"install langchain-{provider}"

@@ -8,6 +8,7 @@ request.
 from __future__ import annotations
 
 import functools
+import json
 import os
 from pathlib import Path
 from typing import Annotated, Literal
@@ -40,6 +41,18 @@ class ConfigurationError(RuntimeError):
 
 
 AuthMode = Literal["local", "api_keys", "jwt"]
+
+# How one kind of personal data is treated by the PII guardrail ("off" = not detected).
+PIIStrategy = Literal["off", "redact", "mask", "hash", "block"]
+
+
+class ToolLimit(BaseModel):
+    """Call limits of one tool (TOOL_CALL_LIMITS); 0 or absent = unlimited."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    run: int = Field(default=0, ge=0)
+    thread: int = Field(default=0, ge=0)
 
 
 def _known_providers() -> frozenset[str]:
@@ -113,6 +126,51 @@ class Settings(BaseSettings):
     auth_jwt_audience: str | None = None
     auth_org_claim: str = Field(default="org", min_length=1)
     auth_role_claim: str = Field(default="role", min_length=1)
+
+    # --- guardrails (guardrails/; per-assistant overrides in AssistantSettings.guardrails) ---
+    model_call_run_limit: int = Field(default=50, ge=0, description="Model calls per run; 0 = unlimited.")
+    model_call_thread_limit: int = Field(default=0, ge=0, description="Model calls per thread; 0 = unlimited.")
+    tool_call_run_limit: int = Field(default=100, ge=0, description="Tool calls per run; 0 = unlimited.")
+    tool_call_thread_limit: int = Field(default=0, ge=0, description="Tool calls per thread; 0 = unlimited.")
+    tool_call_limits: Annotated[dict[str, ToolLimit], NoDecode] = Field(
+        default_factory=dict, description='Per-tool limits as JSON: {"task": {"run": 5, "thread": 20}}.'
+    )
+    model_timeout_seconds: float = Field(default=120.0, gt=0, description="Read timeout of one model request.")
+    model_retry_max_retries: int = Field(default=3, ge=0, description="Retries of a transient model error.")
+    model_retry_initial_delay: float = Field(default=1.0, ge=0, description="First backoff, seconds.")
+    model_retry_backoff_factor: float = Field(default=2.0, ge=0, description="Backoff multiplier per retry.")
+    model_retry_max_delay: float = Field(default=30.0, ge=0, description="Cap of one backoff (and Retry-After).")
+    model_retry_budget_seconds: float = Field(default=90.0, ge=0, description="Total time spent waiting to retry.")
+    network_tools: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(), description="Comma-separated tool names retried on failure (tools that call the network)."
+    )
+    tool_retry_max_retries: int = Field(default=2, ge=0, description="Retries of a failing network tool.")
+    pii_email: PIIStrategy = Field(default="off", description="off | redact | mask | hash | block")
+    pii_credit_card: PIIStrategy = Field(default="off", description="off | redact | mask | hash | block")
+    pii_ip: PIIStrategy = Field(default="off", description="off | redact | mask | hash | block")
+    pii_url: PIIStrategy = Field(default="off", description="off | redact | mask | hash | block")
+    pii_secret: PIIStrategy = Field(default="off", description="API keys, tokens, private keys.")
+    token_budget_user_daily: int = Field(default=0, ge=0, description="Tokens per user per UTC day; 0 = unlimited.")
+    token_budget_org_daily: int = Field(default=0, ge=0, description="Tokens per org per UTC day; 0 = unlimited.")
+
+    @field_validator("network_tools", mode="before")
+    @classmethod
+    def _split_network_tools(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("tool_call_limits", mode="before")
+    @classmethod
+    def _parse_tool_call_limits(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                return json.loads(value) if value.strip() else {}
+            except json.JSONDecodeError as error:
+                raise ValueError(
+                    f'TOOL_CALL_LIMITS is not valid JSON ({error.msg}): use {{"tool": {{"run": 5, "thread": 20}}}}'
+                ) from None
+        return value
 
     @field_validator("model")
     @classmethod

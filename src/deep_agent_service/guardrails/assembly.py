@@ -1,0 +1,51 @@
+"""The ordered guardrail middleware for one assistant configuration (first = outermost).
+
+Order: call limits (model, tool, per tool) -> model retry -> model fallback -> tool retry -> PII
+-> budgets. Limits sit outside retries, so a retried call counts once; retry wraps the fallback
+chain, so one attempt tries the primary and then each fallback before backing off; PII sits
+inside both, so whichever model answers is called without a token stream and every attempt's
+request is filtered; the budget is innermost, so it is checked right before each real provider
+call and charged with what that call used.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain.agents.middleware import AgentMiddleware
+
+from deep_agent_service.guardrails.budgets import TokenBudget
+from deep_agent_service.guardrails.config import GuardrailConfig, GuardrailOverrides, resolve_config
+from deep_agent_service.guardrails.fallback import ReportingModelFallback
+from deep_agent_service.guardrails.limits import model_call_limit, tool_call_limit
+from deep_agent_service.guardrails.pii import PIIGuard
+from deep_agent_service.guardrails.retry import NetworkToolRetry, TransientModelRetry
+from deep_agent_service.models import chat_model
+from deep_agent_service.settings import Settings, get_settings
+
+
+def middleware_for(config: GuardrailConfig) -> list[AgentMiddleware[Any, Any, Any]]:
+    stack: list[AgentMiddleware[Any, Any, Any] | None] = [
+        model_call_limit(config.model_call_run_limit, config.model_call_thread_limit),
+        tool_call_limit(config.tool_call_run_limit, config.tool_call_thread_limit),
+        *(tool_call_limit(run, thread, tool_name=name) for name, run, thread in config.tool_call_limits),
+        TransientModelRetry(config.retry) if config.retry.max_retries else None,
+        ReportingModelFallback([chat_model(spec) for spec in config.fallback_models])
+        if config.fallback_models
+        else None,
+        NetworkToolRetry(config.network_tools, config.tool_retry_max_retries, config.retry)
+        if config.network_tools and config.tool_retry_max_retries
+        else None,
+        PIIGuard(config.pii) if config.pii else None,
+        TokenBudget(user_daily=config.token_budget_user_daily, org_daily=config.token_budget_org_daily)
+        if config.token_budget_user_daily or config.token_budget_org_daily
+        else None,
+    ]
+    return [middleware for middleware in stack if middleware is not None]
+
+
+def guardrail_middleware(
+    overrides: GuardrailOverrides | None = None, settings: Settings | None = None
+) -> list[AgentMiddleware[Any, Any, Any]]:
+    """Guardrails from env settings merged with an assistant's overrides."""
+    return middleware_for(resolve_config(settings or get_settings(), overrides))

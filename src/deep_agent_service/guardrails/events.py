@@ -1,0 +1,59 @@
+"""Visible trips: every guardrail that acts tells the client (custom stream event) and the log.
+
+Clients read the events with `stream_mode="custom"`; each is a small typed payload such as
+`{"type": "guardrail", "guardrail": "retry", "action": "retrying", "detail": {...}}`. Details never
+carry the data a guardrail protects (no PII values, no prompt text).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Literal, TypedDict
+
+logger = logging.getLogger("deep_agent_service.guardrails")
+
+GuardrailName = Literal["model_call_limit", "tool_call_limit", "retry", "fallback", "tool_retry", "pii", "budget"]
+
+
+class GuardrailEvent(TypedDict):
+    type: Literal["guardrail"]
+    guardrail: GuardrailName
+    action: str
+    detail: dict[str, Any]
+
+
+def _run_id(runtime: Any) -> str | None:
+    execution_info = getattr(runtime, "execution_info", None)
+    run_id = getattr(execution_info, "run_id", None)
+    if run_id:
+        return str(run_id)
+    from langgraph.config import get_config
+
+    try:
+        config = get_config()
+    except RuntimeError:
+        return None
+    found = config.get("configurable", {}).get("run_id") or config.get("metadata", {}).get("run_id")
+    return str(found) if found else None
+
+
+def _writer(runtime: Any) -> Any:
+    writer = getattr(runtime, "stream_writer", None)
+    if writer is not None:
+        return writer
+    from langgraph.config import get_stream_writer
+
+    try:
+        return get_stream_writer()
+    except RuntimeError:  # outside a graph run (unit tests of a single middleware)
+        return None
+
+
+def report_trip(runtime: Any, guardrail: GuardrailName, action: str, **detail: Any) -> GuardrailEvent:
+    """Emit one guardrail event on the run's custom stream and log it with the run id."""
+    event = GuardrailEvent(type="guardrail", guardrail=guardrail, action=action, detail=detail)
+    logger.warning("guardrail %s %s run_id=%s %s", guardrail, action, _run_id(runtime), detail)
+    writer = _writer(runtime)
+    if writer is not None:
+        writer(event)
+    return event

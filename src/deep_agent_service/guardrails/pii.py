@@ -1,0 +1,205 @@
+"""PII filtering of input, model output, tool calls and tool results, and of the live stream.
+
+Detection and strategies (redact, mask, hash, block) are langchain's (`_redaction.apply_strategy`
+and its detectors, plus ours in `pii_detectors`); one middleware applies every configured type so
+each piece of text is scanned in one place:
+
+- input: the new user messages are replaced in state (same ids) before the agent starts;
+- model requests: every message is filtered again before it is sent (a backstop for history
+  written before PII filtering was on), so the provider never receives a raw value;
+- model output: the reply (content and tool-call arguments) is filtered inside the model call,
+  BEFORE it is returned, so state, checkpoints and `updates`/`values` streams only see filtered
+  text; tool-call arguments are what `write_file`/`edit_file` write to memory, so memory files
+  pass through the same filter (and are filtered again right before those tools run);
+- tool results: filtered before they are returned to the agent.
+
+The live stream: `stream_mode="messages"` emits token chunks from the model's callbacks while the
+model is still generating, before any middleware sees the reply. langchain's own
+`_PIIStreamTransformer` only applies to `stream_events(version="v3")`, not to the
+`astream(stream_mode="messages")` path langgraph-api uses for runs. So, while PII filtering is on,
+the model is called with the `nostream` tag: the messages stream carries no raw token chunks and
+instead delivers each reply once, whole and filtered (LangGraph emits a node's new messages when
+the node finishes). The cost is that replies are not streamed token by token; when every PII type
+is `off` this middleware is not installed and streaming is unchanged.
+
+`block`: a user message that contains a blocked type ends the run at once with a final message
+(the message is stored redacted, never raw); blocked content from the model or a tool fails the
+run with `PIIBlockedError` before it reaches state.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from langchain.agents.middleware import AgentMiddleware
+from langchain.agents.middleware._redaction import PIIDetectionError, RedactionStrategy, apply_strategy
+from langchain.agents.middleware.types import ModelRequest, ModelResponse, hook_config
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage, ToolMessage
+from langgraph.constants import TAG_NOSTREAM
+from langgraph.types import Command
+
+from deep_agent_service.guardrails.events import report_trip
+from deep_agent_service.guardrails.pii_detectors import DETECTORS
+from deep_agent_service.settings import PIIStrategy
+
+MEMORY_WRITING_TOOLS = frozenset({"write_file", "edit_file"})
+
+
+class PIIBlockedError(PIIDetectionError, ValueError):
+    """Content of a type configured as `block` reached the model's output or a tool result.
+
+    A `ValueError` too, so the server shows its message to the client (it hides the message of
+    unknown exception types); the message names the type and the count, never the value.
+    """
+
+    def __init__(self, pii_type: str, count: int, where: str) -> None:
+        self.where = where
+        variable = f"PII_{pii_type.upper()}"
+        Exception.__init__(
+            self,
+            f"blocked: the {where} contained {count} {pii_type} value(s) and {variable}=block; "
+            f"remove it, or ask an administrator to set {variable} to redact, mask or hash",
+        )
+        self.pii_type = pii_type
+        self.matches = []
+
+
+class PIIFilter:
+    """Applies the configured (type, strategy) rules in order to text and nested values."""
+
+    def __init__(self, rules: Sequence[tuple[str, PIIStrategy]]) -> None:
+        self.rules: tuple[tuple[str, RedactionStrategy], ...] = tuple(
+            (pii_type, strategy) for pii_type, strategy in rules if strategy != "off"
+        )
+        self._detectors = [(pii_type, DETECTORS[pii_type], strategy) for pii_type, strategy in self.rules]
+
+    def text(self, content: str, counts: Counter[str], where: str) -> str:
+        for pii_type, detector, strategy in self._detectors:
+            matches = detector(content)
+            if not matches:
+                continue
+            if strategy == "block":
+                raise PIIBlockedError(pii_type, len(matches), where)
+            counts[pii_type] += len(matches)
+            content = apply_strategy(content, matches, strategy)
+        return content
+
+    def value(self, value: Any, counts: Counter[str], where: str) -> Any:
+        """Filter every string leaf of a JSON-like value (tool arguments, content blocks)."""
+        if isinstance(value, str):
+            return self.text(value, counts, where) if value else value
+        if isinstance(value, dict):
+            return {key: self.value(item, counts, where) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return type(value)(self.value(item, counts, where) for item in value)
+        return value
+
+    def message(self, message: BaseMessage, counts: Counter[str], where: str) -> BaseMessage:
+        """A filtered copy of the message (the same object when nothing changed); ids are kept."""
+        update: dict[str, Any] = {}
+        before = sum(counts.values())
+        content = self.value(message.content, counts, where)
+        if content != message.content:
+            update["content"] = content
+        if isinstance(message, AIMessage) and message.tool_calls:
+            calls = [{**call, "args": self.value(call["args"], counts, where)} for call in message.tool_calls]
+            if calls != message.tool_calls:
+                update["tool_calls"] = calls
+        if isinstance(message, AIMessage) and message.invalid_tool_calls:
+            update["invalid_tool_calls"] = [
+                {**call, "args": self.value(call.get("args"), counts, where)} for call in message.invalid_tool_calls
+            ]
+        if not update or sum(counts.values()) == before:
+            return message
+        return message.model_copy(update=update)
+
+
+class PIIGuard(AgentMiddleware[Any, Any, Any]):
+    """The PII guardrail (see the module docstring for where and why it filters)."""
+
+    def __init__(self, rules: Sequence[tuple[str, PIIStrategy]]) -> None:
+        super().__init__()
+        self.filter = PIIFilter(rules)
+        self._nostream: dict[int, tuple[BaseChatModel, BaseChatModel]] = {}
+
+    @property
+    def name(self) -> str:
+        return "PIIGuard"
+
+    def _report(self, runtime: Any, counts: Counter[str], where: str) -> None:
+        if counts:
+            report_trip(runtime, "pii", "redacted", where=where, counts=dict(counts))
+
+    def _without_token_stream(self, model: BaseChatModel) -> BaseChatModel:
+        """The same model tagged `nostream`, so no raw token reaches `stream_mode="messages"`."""
+        cached = self._nostream.get(id(model))
+        if cached is None or cached[0] is not model:
+            tagged = model.model_copy(update={"tags": [*(model.tags or []), TAG_NOSTREAM]})
+            cached = self._nostream[id(model)] = (model, tagged)
+        return cached[1]
+
+    @hook_config(can_jump_to=["end"])
+    async def abefore_agent(self, state: Any, runtime: Any) -> dict[str, Any] | None:
+        messages: list[AnyMessage] = state.get("messages", [])
+        start = next((i + 1 for i in range(len(messages) - 1, -1, -1) if isinstance(messages[i], AIMessage)), 0)
+        counts: Counter[str] = Counter()
+        changed: list[BaseMessage] = []
+        for message in messages[start:]:
+            if not isinstance(message, HumanMessage):
+                continue
+            try:
+                filtered = self.filter.message(message, counts, "user message")
+            except PIIBlockedError as blocked:
+                report_trip(runtime, "pii", "blocked", where="user message", pii_type=blocked.pii_type)
+                # Store the message redacted (never raw) and end the run with the reason.
+                redacting = PIIFilter([(t, "redact") for t, _ in self.filter.rules])
+                safe = redacting.message(message, Counter(), "user message")
+                return {"messages": [safe, AIMessage(content=f"Stopped: {blocked}")], "jump_to": "end"}
+            if filtered is not message:
+                changed.append(filtered)
+        self._report(runtime, counts, "user message")
+        return {"messages": changed} if changed else None
+
+    async def awrap_model_call(
+        self,
+        request: ModelRequest[Any],
+        handler: Callable[[ModelRequest[Any]], Awaitable[ModelResponse[Any]]],
+    ) -> ModelResponse[Any]:
+        counts: Counter[str] = Counter()
+        messages: list[AnyMessage] = [
+            self.filter.message(m, counts, "model request")  # type: ignore[misc]
+            for m in request.messages
+        ]
+        self._report(request.runtime, counts, "model request")
+        response = await handler(request.override(messages=messages, model=self._without_token_stream(request.model)))
+        counts = Counter()
+        result = [self.filter.message(m, counts, "model output") for m in response.result]
+        self._report(request.runtime, counts, "model output")
+        return ModelResponse(result=result, structured_response=response.structured_response)
+
+    async def awrap_tool_call(self, request: Any, handler: Callable[[Any], Awaitable[Any]]) -> Any:
+        call = request.tool_call
+        if call["name"] in MEMORY_WRITING_TOOLS:
+            counts: Counter[str] = Counter()
+            args = self.filter.value(call["args"], counts, f"{call['name']} arguments")
+            if counts:
+                self._report(request.runtime, counts, f"{call['name']} arguments")
+                request = request.override(tool_call={**call, "args": args})
+        result = await handler(request)
+        counts = Counter()
+        where = f"{call['name']} result"
+        if isinstance(result, ToolMessage):
+            result = self.filter.message(result, counts, where)
+        elif isinstance(result, Command) and isinstance(result.update, dict):
+            update = dict(result.update)
+            if isinstance(update.get("messages"), list):
+                update["messages"] = [
+                    self.filter.message(m, counts, where) if isinstance(m, BaseMessage) else m
+                    for m in update["messages"]
+                ]
+                result = Command(graph=result.graph, update=update, resume=result.resume, goto=result.goto)
+        self._report(request.runtime, counts, where)
+        return result
