@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from langgraph_sdk import Auth
 
+from deep_agent_service.identity import stamp_run_assistant
 from deep_agent_service.settings import Settings, get_settings
 
 
@@ -26,5 +27,9 @@ def build_auth(settings: Settings | None = None) -> Auth:
     @auth.authenticate
     async def authenticate(headers: dict[Any, Any] | None = None) -> dict[str, Any]:
         return local_user(settings)
+
+    @auth.on.threads.create_run
+    async def stamp_assistant(ctx: Auth.types.AuthContext, value: Auth.types.RunsCreate) -> None:
+        stamp_run_assistant(cast("dict[str, Any]", value))  # Aegra: the run config has no assistant_id of its own
 
     return auth
