@@ -19,6 +19,7 @@ from langgraph_sdk.client import LangGraphClient
 
 from deep_agent_service import selfhost
 from deep_agent_service.devserver import DevServer, free_port
+from deep_agent_service.identity import canonical_assistant_id
 from tests.support.chat import ask, last_ai_text
 from tests.support.durability import (
     call_lines,
@@ -112,6 +113,13 @@ async def test_memory_written_through_one_instance_is_read_through_the_other(
     a, b = clients
     assert "I will remember" in await ask(a, "remember my locker is 42")
     assert "my locker is 42" in await ask(b, "what do you remember")
+
+
+async def test_default_assistant_has_the_same_id_as_on_langgraph_dev(
+    clients: tuple[LangGraphClient, LangGraphClient],
+) -> None:
+    assistants = await clients[0].assistants.search(graph_id="agent")
+    assert [a["assistant_id"] for a in assistants] == [canonical_assistant_id("agent")]
 
 
 async def test_healthz_checks_the_store_on_aegra(cluster: Cluster) -> None:

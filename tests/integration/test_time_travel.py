@@ -52,3 +52,10 @@ async def fork_changes_the_outcome_and_keeps_the_original(client: LangGraphClien
 
 async def test_fork_from_an_earlier_checkpoint_on_langgraph_dev(client: LangGraphClient) -> None:
     await fork_changes_the_outcome_and_keeps_the_original(client)
+
+
+async def test_default_assistant_id_matches_aegra(client: LangGraphClient) -> None:
+    from deep_agent_service.identity import canonical_assistant_id
+
+    assistants = await client.assistants.search(graph_id="agent")
+    assert [a["assistant_id"] for a in assistants] == [canonical_assistant_id("agent")]
