@@ -98,9 +98,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _check_tracing_key(self) -> Settings:
         if self.langsmith_tracing and not (self.langsmith_api_key and self.langsmith_api_key.get_secret_value()):
-            raise ValueError(
-                "LANGSMITH_TRACING=true needs LANGSMITH_API_KEY: set the key, or LANGSMITH_TRACING=false"
-            )
+            raise ValueError("LANGSMITH_TRACING=true needs LANGSMITH_API_KEY: set the key, or LANGSMITH_TRACING=false")
         return self
 
     @model_validator(mode="after")
