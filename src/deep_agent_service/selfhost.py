@@ -13,6 +13,7 @@ import argparse
 import contextlib
 import os
 import re
+import signal
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -27,7 +28,7 @@ from deep_agent_service.devserver import (
     wait_until_ready,
 )
 
-AEGRA_VENV = Path(os.environ.get("AEGRA_VENV", PROJECT_ROOT / ".venv-aegra"))
+AEGRA_VENV = Path(os.environ.get("AEGRA_VENV") or PROJECT_ROOT / ".venv-aegra").absolute()
 INSTALL_SCRIPT = PROJECT_ROOT / "deploy" / "aegra" / "install.sh"
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
@@ -62,7 +63,12 @@ def create_database(database: str, server_url: str = DEFAULT_POSTGRES) -> str:
     import psycopg
 
     _check_name(database)
-    with psycopg.connect(f"{server_url}/postgres", autocommit=True) as conn:
+    try:
+        conn = psycopg.connect(f"{server_url}/postgres", autocommit=True)
+    except psycopg.OperationalError as error:
+        hint = "start it or set AEGRA_POSTGRES"
+        raise SelfHostError(f"cannot reach PostgreSQL at {server_url} ({error}): {hint}") from None
+    with conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone()
         if not exists:
             conn.execute(f'CREATE DATABASE "{database}"')
@@ -130,23 +136,31 @@ def start_aegra(
     return server
 
 
+def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run the Deep Agent service on Aegra (PostgreSQL + Redis).")
-    parser.add_argument("--host", default=os.environ.get("AEGRA_HOST", DEFAULT_HOST))
-    parser.add_argument("--port", type=int, default=int(os.environ.get("AEGRA_PORT", DEFAULT_AEGRA_PORT)))
-    parser.add_argument("--database", default=os.environ.get("AEGRA_DATABASE", DEFAULT_DATABASE))
-    parser.add_argument("--postgres", default=os.environ.get("AEGRA_POSTGRES", DEFAULT_POSTGRES))
-    parser.add_argument("--redis", default=os.environ.get("AEGRA_REDIS", DEFAULT_REDIS))
+    env = os.environ  # empty values mean the default, as in .env.example
+    parser.add_argument("--host", default=env.get("AEGRA_HOST") or DEFAULT_HOST)
+    parser.add_argument("--port", type=int, default=int(env.get("AEGRA_PORT") or DEFAULT_AEGRA_PORT))
+    parser.add_argument("--database", default=env.get("AEGRA_DATABASE") or DEFAULT_DATABASE)
+    parser.add_argument("--postgres", default=env.get("AEGRA_POSTGRES") or DEFAULT_POSTGRES)
+    parser.add_argument("--redis", default=env.get("AEGRA_REDIS") or DEFAULT_REDIS)
     args = parser.parse_args(argv)
     try:
         python = ensure_aegra_venv()
         database_url = create_database(args.database, args.postgres)
-        env = aegra_env(database_url, args.redis)
         print(f"Starting Aegra on {args.host}:{args.port} (database {args.database}, Redis {args.redis}) ...")
-        server = start_aegra(port=args.port, host=args.host, env=env, log_path=None, python=python)
-    except (SelfHostError, OSError) as error:
+        server = start_aegra(
+            port=args.port, host=args.host, env=aegra_env(database_url, args.redis), log_path=None, python=python
+        )
+    except (SelfHostError, OSError, ImportError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    # Aegra runs in its own process group: stop it on SIGTERM too, not only on Ctrl-C.
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     print(f"Deep Agent service on Aegra ready: {server.url}   (health: {server.url}/healthz, Ctrl-C stops it)")
     try:
         return server.process.wait()
