@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint typecheck unit integration bench clean
+.PHONY: setup run test lint typecheck unit integration bench clean aegra-venv aegra
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (found " + sys.version.split()[0] + ")")'
@@ -18,6 +18,14 @@ setup: $(STAMP)
 
 run: setup
 	$(BIN)/python -m deep_agent_service.devserver $(if $(PORT),--port $(PORT))
+
+# Self-hosted: Aegra (Python >= 3.12, its own venv) on the machine's PostgreSQL and Redis.
+# Creates the database AEGRA_DATABASE (default deep_agent_aegra) if absent; AEGRA_PORT (default 2026).
+aegra-venv:
+	deploy/aegra/install.sh
+
+aegra: setup aegra-venv
+	$(BIN)/python -m deep_agent_service.selfhost $(if $(AEGRA_PORT),--port $(AEGRA_PORT)) $(if $(AEGRA_DATABASE),--database $(AEGRA_DATABASE))
 
 lint: setup
 	$(BIN)/ruff check src tests bench examples
@@ -36,4 +44,4 @@ bench: setup
 	PYTHONPATH=src:. $(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-aegra .pytest_cache .mypy_cache .ruff_cache

@@ -16,14 +16,18 @@ from langgraph_sdk.runtime import ServerRuntime
 
 from deep_agent_service.builder import assistant_settings_from, build_agent
 from deep_agent_service.identity import resolve_identity
+from deep_agent_service.operations import log_run_start
 from deep_agent_service.settings import get_settings
+from deep_agent_service.tenancy import SPOOFABLE_KEYS
 
 logger = logging.getLogger("deep_agent_service.agent")
 
-# Identity keys a client might try to smuggle in; the verified auth user always wins.
-SPOOFABLE_KEYS = frozenset({"user_id", "org_id", "owner", "org", "user", "role"})
-
 get_settings()  # a misconfiguration stops the server at start-up, not on the first request
+
+
+def _run_id(config: RunnableConfig) -> str | None:
+    run_id = (config.get("configurable") or {}).get("run_id") or (config.get("metadata") or {}).get("run_id")
+    return str(run_id) if run_id else None
 
 
 async def agent(config: RunnableConfig, runtime: ServerRuntime[Any]) -> CompiledStateGraph[Any, Any, Any, Any]:
@@ -35,6 +39,9 @@ async def agent(config: RunnableConfig, runtime: ServerRuntime[Any]) -> Compiled
             assistant_id=configurable.get("assistant_id"),
             thread_id=configurable.get("thread_id"),
         )
-        if ignored := sorted(SPOOFABLE_KEYS & configurable.keys()):
+        log_run_start(identity, run_id=_run_id(config), graph="agent")
+        # Aegra stamps the verified user into `user_id` itself; only a different value is a spoof attempt.
+        supplied = {key for key in SPOOFABLE_KEYS & configurable.keys() if configurable[key] != identity.user}
+        if ignored := sorted(supplied):
             logger.warning("ignoring client-supplied identity keys %s for user %s", ignored, identity.user)
     return graph

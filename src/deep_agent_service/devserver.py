@@ -122,17 +122,17 @@ def langgraph_command(host: str, port: int, config: Path | None = None) -> list[
     return command
 
 
-def wait_until_ready(server: DevServer, timeout: float) -> None:
+def wait_until_ready(server: DevServer, timeout: float, path: str = "/ok") -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
-            raise ServerStartError(f"langgraph dev exited with code {server.process.returncode}:\n{server.log_tail()}")
+            raise ServerStartError(f"the server exited with code {server.process.returncode}:\n{server.log_tail()}")
         with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{server.url}/ok", timeout=2).status_code == 200:
+            if httpx.get(f"{server.url}{path}", timeout=2).status_code == 200:
                 return
         time.sleep(0.2)
     server.stop()
-    raise ServerStartError(f"langgraph dev did not answer /ok within {timeout:.0f}s:\n{server.log_tail()}")
+    raise ServerStartError(f"the server did not answer {path} within {timeout:.0f}s:\n{server.log_tail()}")
 
 
 def start_server(

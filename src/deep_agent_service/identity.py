@@ -8,7 +8,8 @@ set, and the escape character `~` itself, becomes `~XX` per UTF-8 byte.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import uuid
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Literal
@@ -18,6 +19,9 @@ _ESCAPE = "~"
 _HEX = frozenset("0123456789ABCDEF")
 
 Role = Literal["member", "admin"]
+
+# langgraph-api and Aegra both name a graph's default assistant uuid5(this, graph_id).
+GRAPH_ASSISTANT_NAMESPACE = uuid.UUID("6ba7b821-9dad-11d1-80b4-00c04fd430c8")
 
 
 class IdentityError(PermissionError):
@@ -175,3 +179,28 @@ def identity_from_runtime(runtime: Any) -> RunIdentity:
         assistant_id=getattr(server_info, "assistant_id", None) or configurable.get("assistant_id"),
         thread_id=getattr(execution_info, "thread_id", None) or configurable.get("thread_id"),
     )
+
+
+def canonical_assistant_id(requested: str) -> str:
+    """The assistant id a server runs under: a UUID as given, a graph id as its default assistant's UUID."""
+    try:
+        return str(uuid.UUID(requested))
+    except ValueError:
+        return str(uuid.uuid5(GRAPH_ASSISTANT_NAMESPACE, requested))
+
+
+def stamp_run_assistant(value: MutableMapping[str, Any]) -> None:
+    """Put the run's assistant id into its config, server-side, where the server does not.
+
+    For the `threads.create_run` auth handler. langgraph-api sets `configurable.assistant_id`
+    itself (its handler value carries `kwargs`); Aegra 0.11 does not, but merges the handler's
+    `config` into the run, overriding whatever the client sent, so the id read by
+    `identity_from_runtime` is the one the run was authorized for on both servers.
+    """
+    requested = value.get("assistant_id")
+    if "kwargs" in value or not requested:
+        return
+    config = dict(value.get("config") or {})
+    assistant_id = canonical_assistant_id(str(requested))
+    config["configurable"] = {**(config.get("configurable") or {}), "assistant_id": assistant_id}
+    value["config"] = config

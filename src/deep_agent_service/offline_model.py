@@ -13,6 +13,8 @@ guardrails) can be tried and tested with no API key and no network:
     run <command>              execute; quotes the output or the error
     plan: a; b; c              write_todos with those items
     delegate: <task>           the `task` tool (general-purpose subagent); quotes its result
+    sleep <seconds>            a tool named `sleep` (test graphs only: the service's agent has none,
+                               so there the tool node answers with an unknown-tool error)
     anything else              a short help text listing this script
 
 Every reply carries `model_provider="offline"` in its response metadata.
@@ -168,6 +170,9 @@ def next_step(messages: Sequence[BaseMessage]) -> _Call | str:  # noqa: PLR0911 
         task = request[len("delegate:") :].strip()
         call = _Call("task", {"description": task, "subagent_type": "general-purpose"})
         return _single_tool(call, results, lambda r: f"The subagent replied:\n{r}")
+    if lowered.startswith("sleep "):
+        call = _Call("sleep", {"seconds": request[len("sleep ") :].strip()})
+        return _single_tool(call, results, lambda r: f"Done sleeping: {r}")
     return HELP_TEXT
 
 

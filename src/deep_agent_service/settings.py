@@ -111,6 +111,10 @@ class Settings(BaseSettings):
     local_user: str = Field(default="local", min_length=1)
     local_org: str = Field(default="local", min_length=1)
     deployment_name: str = Field(default="deep-agent", min_length=1, pattern=r"^[a-z0-9][a-z0-9-]*$")
+    # --- operations ---
+    # Read by the langsmith library itself; validated here so "on without a key" fails at start-up.
+    langsmith_tracing: bool = Field(default=False, description="Send traces to LangSmith (off: no network).")
+    langsmith_api_key: SecretStr | None = Field(default=None, description="LangSmith key, needed for tracing.")
 
     # --- memory ---
     memory_max_file_bytes: int = Field(default=64_000, ge=1, description="largest memory file the agent may write")
@@ -188,6 +192,12 @@ class Settings(BaseSettings):
     @classmethod
     def _check_fallbacks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(validate_model_spec(spec, "FALLBACK_MODELS") for spec in value)
+
+    @model_validator(mode="after")
+    def _check_tracing_key(self) -> Settings:
+        if self.langsmith_tracing and not (self.langsmith_api_key and self.langsmith_api_key.get_secret_value()):
+            raise ValueError("LANGSMITH_TRACING=true needs LANGSMITH_API_KEY: set the key, or LANGSMITH_TRACING=false")
+        return self
 
     @model_validator(mode="after")
     def _check_offline_alone(self) -> Settings:

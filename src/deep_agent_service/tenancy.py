@@ -15,7 +15,7 @@ from typing import Any
 from langgraph_sdk import Auth
 
 from deep_agent_service.credentials import Authenticator, build_authenticator, principal_dict
-from deep_agent_service.identity import RunIdentity, Scope, encode_part, identity_from_user
+from deep_agent_service.identity import RunIdentity, Scope, encode_part, identity_from_user, stamp_run_assistant
 from deep_agent_service.settings import Settings, get_settings
 
 # Identity keys a client might put into a run's config or context to act as someone else.
@@ -112,10 +112,16 @@ async def create_thread(ctx: Auth.types.AuthContext, value: Any) -> None:
     _stamp(value, caller(ctx))
 
 
-async def create_run(ctx: Auth.types.AuthContext, value: Any) -> dict[str, str]:
+async def create_run(ctx: Auth.types.AuthContext, value: Any) -> dict[str, str] | None:
     who = caller(ctx)
-    _reject_spoofing(value.get("kwargs") or {}, who, allow_settings=True)
-    return _owned(who)
+    if "kwargs" in value:  # langgraph-api: the filter keeps the run on the caller's own threads
+        _reject_spoofing(value["kwargs"] or {}, who, allow_settings=True)
+        return _owned(who)
+    # Aegra passes config/context at the top level, scopes runs to the user itself, and would take
+    # a returned dict as the config overrides: stamp the assistant id in place and return nothing.
+    _reject_spoofing(value, who, allow_settings=True)
+    stamp_run_assistant(value)
+    return None
 
 
 async def own_resources(ctx: Auth.types.AuthContext, value: Any) -> dict[str, str]:

@@ -1,0 +1,80 @@
+"""Operations: health probes of the server's parts and one structured log line per run.
+
+The same code serves `langgraph dev` / LangSmith Deployments (langgraph-api) and Aegra: the
+server's store is found through whichever server is running this process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from langgraph.store.base import BaseStore
+
+from deep_agent_service.identity import RunIdentity
+
+logger = logging.getLogger("deep_agent_service.runs")
+
+HEALTH_PROBE_NAMESPACE = ("healthz",)
+HEALTH_TIMEOUT_SECONDS = 2.0
+
+
+async def _langgraph_api_store() -> BaseStore:
+    from langgraph_api.store import get_store
+
+    store: BaseStore = await get_store()
+    return store
+
+
+async def _aegra_store() -> BaseStore:
+    from aegra_api.core.database import db_manager  # type: ignore[import-not-found, unused-ignore]
+
+    store: BaseStore = db_manager.get_store()
+    return store
+
+
+_STORE_LOCATORS: tuple[Callable[[], Awaitable[BaseStore]], ...] = (_langgraph_api_store, _aegra_store)
+
+
+async def server_store() -> BaseStore:
+    """The store of the server this process runs in (langgraph-api or Aegra)."""
+    for locate in _STORE_LOCATORS:
+        try:
+            return await locate()
+        except ImportError:
+            continue
+    raise LookupError("no LangGraph server in this process (neither langgraph-api nor aegra-api is importable)")
+
+
+async def probe_store() -> dict[str, Any]:
+    """One cheap read through the server's store (a key that never exists), with a time limit."""
+    started = time.perf_counter()
+    try:
+        store = await server_store()
+        await asyncio.wait_for(store.aget(HEALTH_PROBE_NAMESPACE, "probe"), HEALTH_TIMEOUT_SECONDS)
+    except Exception as error:  # a health probe reports every failure instead of raising
+        return {"status": "error", "error": f"{type(error).__name__}: {error}"}
+    return {"status": "ok", "latency_ms": round((time.perf_counter() - started) * 1000, 1)}
+
+
+def probe_sandbox_provider() -> dict[str, Any]:
+    """The sandbox provider's state; sandboxes are not part of this build yet."""
+    return {"status": "not configured"}
+
+
+def log_run_start(identity: RunIdentity, *, run_id: str | None, graph: str) -> None:
+    """One JSON log line per run, with the fields an operator filters on."""
+    fields = {
+        "event": "run_start",
+        "run_id": run_id,
+        "thread_id": identity.thread_id,
+        "assistant_id": identity.assistant_id,
+        "user": identity.user,
+        "org": identity.org,
+        "graph": graph,
+    }
+    logger.info(json.dumps(fields, sort_keys=True), extra={"run_fields": fields})

@@ -1,0 +1,174 @@
+"""Run this project's `langgraph.json` on Aegra (an Agent Protocol server on PostgreSQL + Redis).
+
+Aegra needs Python >= 3.12, so it lives in a venv of its own (`.venv-aegra`, created by
+`deploy/aegra/install.sh`); this module only starts it, from the project's own interpreter:
+it creates the database if absent, writes nothing into the repo, and starts `uvicorn
+aegra_api.main:app` with the environment Aegra reads (`DATABASE_URL`, `REDIS_URL`,
+`REDIS_BROKER_ENABLED`, `AEGRA_CONFIG`). Used by `make aegra` and by the durability tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from deep_agent_service.devserver import (
+    DEFAULT_HOST,
+    PROJECT_ROOT,
+    DevServer,
+    ServerStartError,
+    port_is_free,
+    wait_until_ready,
+)
+
+AEGRA_VENV = Path(os.environ.get("AEGRA_VENV") or PROJECT_ROOT / ".venv-aegra").absolute()
+INSTALL_SCRIPT = PROJECT_ROOT / "deploy" / "aegra" / "install.sh"
+DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432"
+DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
+DEFAULT_DATABASE = "deep_agent_aegra"
+DEFAULT_AEGRA_PORT = 2026
+_DATABASE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+class SelfHostError(RuntimeError):
+    """Aegra could not be installed, configured or started; the message says how to fix it."""
+
+
+def ensure_aegra_venv(venv: Path = AEGRA_VENV) -> Path:
+    """Create/refresh the Aegra venv through the install script (a no-op when it is up to date)."""
+    result = subprocess.run(["bash", str(INSTALL_SCRIPT), str(venv)], check=False)
+    if result.returncode != 0:
+        raise SelfHostError(f"{INSTALL_SCRIPT} failed with code {result.returncode} (see its output above)")
+    python = venv / "bin" / "python"
+    if not python.exists():
+        raise SelfHostError(f"{python} is missing after install: delete {venv} and run `make aegra-venv` again")
+    return python
+
+
+def _check_name(database: str) -> str:
+    if not _DATABASE_NAME.match(database):
+        raise SelfHostError(f"database name {database!r} must match {_DATABASE_NAME.pattern} (lower-case identifier)")
+    return database
+
+
+def create_database(database: str, server_url: str = DEFAULT_POSTGRES) -> str:
+    """Create `database` on the PostgreSQL server if absent; return its URL."""
+    import psycopg
+
+    _check_name(database)
+    try:
+        conn = psycopg.connect(f"{server_url}/postgres", autocommit=True)
+    except psycopg.OperationalError as error:
+        hint = "start it or set AEGRA_POSTGRES"
+        raise SelfHostError(f"cannot reach PostgreSQL at {server_url} ({error}): {hint}") from None
+    with conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{database}"')
+    return f"{server_url}/{database}"
+
+
+def drop_database(database: str, server_url: str = DEFAULT_POSTGRES) -> None:
+    """Drop `database`, closing its remaining connections first (WITH FORCE, PostgreSQL >= 13)."""
+    import psycopg
+
+    _check_name(database)
+    with psycopg.connect(f"{server_url}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+def aegra_env(database_url: str, redis_url: str = DEFAULT_REDIS, config: Path | None = None) -> dict[str, str]:
+    """What Aegra reads: one database, Redis as broker and job queue (so several instances share runs)."""
+    return {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "REDIS_BROKER_ENABLED": "true",
+        "AEGRA_CONFIG": str(config or PROJECT_ROOT / "langgraph.json"),
+        "LOG_VERBOSITY": "standard",
+    }
+
+
+def start_aegra(
+    *,
+    port: int,
+    env: Mapping[str, str],
+    log_path: Path | None,
+    cwd: Path = PROJECT_ROOT,
+    host: str = DEFAULT_HOST,
+    python: Path | None = None,
+    timeout: float = 120.0,
+) -> DevServer:
+    """Start one Aegra instance in its own process group; return once `/ready` answers."""
+    if not port_is_free(host, port):
+        raise SelfHostError(f"port {port} on {host} is already in use: choose another (make aegra AEGRA_PORT=...)")
+    python = python or AEGRA_VENV / "bin" / "python"
+    if not python.exists():
+        raise SelfHostError(f"{python} not found: run `make aegra-venv` first (creates {AEGRA_VENV})")
+    # HOST/PORT are also read by Aegra's settings (SERVER_URL); keep them consistent with uvicorn.
+    full_env = {**os.environ, **env, "HOST": host, "PORT": str(port)}
+    command = [str(python), "-m", "uvicorn", "aegra_api.main:app", "--host", host, "--port", str(port)]
+    log = None
+    if log_path is not None:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = log_path.open("ab")
+    process = subprocess.Popen(
+        command,
+        cwd=cwd,
+        env=full_env,
+        stdout=log,
+        stderr=subprocess.STDOUT if log else None,
+        start_new_session=True,
+    )
+    if log is not None:
+        log.close()
+    server = DevServer(process=process, url=f"http://{host}:{port}", log_path=log_path, env=dict(env))
+    try:
+        wait_until_ready(server, timeout, path="/ready")
+    except ServerStartError as error:
+        raise SelfHostError(f"Aegra did not start: {error}") from None
+    return server
+
+
+def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run the Deep Agent service on Aegra (PostgreSQL + Redis).")
+    env = os.environ  # empty values mean the default, as in .env.example
+    parser.add_argument("--host", default=env.get("AEGRA_HOST") or DEFAULT_HOST)
+    parser.add_argument("--port", type=int, default=int(env.get("AEGRA_PORT") or DEFAULT_AEGRA_PORT))
+    parser.add_argument("--database", default=env.get("AEGRA_DATABASE") or DEFAULT_DATABASE)
+    parser.add_argument("--postgres", default=env.get("AEGRA_POSTGRES") or DEFAULT_POSTGRES)
+    parser.add_argument("--redis", default=env.get("AEGRA_REDIS") or DEFAULT_REDIS)
+    args = parser.parse_args(argv)
+    try:
+        python = ensure_aegra_venv()
+        database_url = create_database(args.database, args.postgres)
+        print(f"Starting Aegra on {args.host}:{args.port} (database {args.database}, Redis {args.redis}) ...")
+        server = start_aegra(
+            port=args.port, host=args.host, env=aegra_env(database_url, args.redis), log_path=None, python=python
+        )
+    except (SelfHostError, OSError, ImportError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    # Aegra runs in its own process group: stop it on SIGTERM too, not only on Ctrl-C.
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    print(f"Deep Agent service on Aegra ready: {server.url}   (health: {server.url}/healthz, Ctrl-C stops it)")
+    try:
+        return server.process.wait()
+    except KeyboardInterrupt:
+        with contextlib.suppress(Exception):
+            server.stop()
+        return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,173 @@
+"""The same project on Aegra: two instances on one PostgreSQL + Redis, and a `kill -9` mid-run.
+
+Each test module run creates a database of its own and drops it afterwards. The Aegra venv
+(Python >= 3.12) is created once by `deploy/aegra/install.sh` (the `make aegra-venv` target).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+from langgraph_sdk import get_client
+from langgraph_sdk.client import LangGraphClient
+
+from deep_agent_service import selfhost
+from deep_agent_service.devserver import DevServer, free_port
+from deep_agent_service.identity import canonical_assistant_id
+from tests.support.chat import ask, last_ai_text
+from tests.support.durability import (
+    call_lines,
+    config_with_slow_graph,
+    repeated,
+    unique_database,
+    wait_for_line,
+    wait_for_run,
+)
+from tests.support.server import BASE_ENV
+from tests.support.services import require, tcp_reachable
+
+# Short leases so a crashed worker's run is reclaimed in seconds (defaults: 30 s lease, 15 s reaper).
+FAST_RECOVERY = {"LEASE_DURATION_SECONDS": "5", "HEARTBEAT_INTERVAL_SECONDS": "2", "REAPER_INTERVAL_SECONDS": "1"}
+
+
+@dataclass
+class Cluster:
+    database: str
+    database_url: str
+    workdir: Path
+    call_log: Path
+    servers: list[DevServer]
+
+    def client(self, index: int) -> LangGraphClient:
+        return get_client(url=self.servers[index].url)
+
+    def start(self, name: str) -> DevServer:
+        config = config_with_slow_graph(self.workdir, BASE_ENV)
+        env = {
+            **BASE_ENV,
+            **FAST_RECOVERY,
+            **selfhost.aegra_env(self.database_url, config=config),
+            "CALL_LOG": str(self.call_log),
+        }
+        server = selfhost.start_aegra(
+            port=free_port(), env=env, log_path=self.workdir / f"{name}.log", cwd=self.workdir, timeout=180
+        )
+        self.servers.append(server)
+        return server
+
+
+@pytest.fixture(scope="module")
+def aegra_python() -> Path:
+    require(tcp_reachable("127.0.0.1", 5432), "PostgreSQL on 127.0.0.1:5432 is needed for the Aegra tests")
+    require(tcp_reachable("127.0.0.1", 6379), "Redis on 127.0.0.1:6379 is needed for the Aegra tests")
+    try:
+        return selfhost.ensure_aegra_venv()
+    except selfhost.SelfHostError as error:
+        require(False, f"the Aegra venv could not be created: {error}")
+        raise
+
+
+@pytest.fixture(scope="module")
+def cluster(aegra_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """Two Aegra instances (A, B) on one fresh database and the machine's Redis."""
+    database = unique_database("dur_aegra")
+    workdir = Path(tmp_path_factory.mktemp("aegra"))
+    running = Cluster(database, selfhost.create_database(database), workdir, workdir / "calls.log", [])
+    try:
+        running.start("a")
+        running.start("b")
+        yield running
+    finally:
+        for server in running.servers:
+            server.stop()
+        selfhost.drop_database(database)
+
+
+@pytest.fixture
+async def clients(cluster: Cluster) -> AsyncIterator[tuple[LangGraphClient, LangGraphClient]]:
+    yield cluster.client(0), cluster.client(1)
+
+
+async def test_a_thread_started_on_one_instance_continues_on_the_other(
+    clients: tuple[LangGraphClient, LangGraphClient],
+) -> None:
+    a, b = clients
+    thread_id = (await a.threads.create())["thread_id"]
+    await ask(a, "plan: pack; travel", thread_id=thread_id)
+    reply = await ask(b, "plan: unpack", thread_id=thread_id)
+    assert "unpack" in reply
+    state = await a.threads.get_state(thread_id)
+    humans = [m["content"] for m in state["values"]["messages"] if m["type"] == "human"]
+    assert humans == ["plan: pack; travel", "plan: unpack"], "B continued A's thread, and A sees B's turn"
+
+
+async def test_memory_written_through_one_instance_is_read_through_the_other(
+    clients: tuple[LangGraphClient, LangGraphClient],
+) -> None:
+    a, b = clients
+    assert "I will remember" in await ask(a, "remember my locker is 42")
+    assert "my locker is 42" in await ask(b, "what do you remember")
+
+
+async def test_default_assistant_has_the_same_id_as_on_langgraph_dev(
+    clients: tuple[LangGraphClient, LangGraphClient],
+) -> None:
+    default = await clients[0].assistants.get(canonical_assistant_id("agent"))  # the server's own, by graph id
+    assert default["graph_id"] == "agent"
+
+
+async def test_healthz_checks_the_store_on_aegra(cluster: Cluster) -> None:
+    import httpx
+
+    async with httpx.AsyncClient() as http:
+        health = (await http.get(f"{cluster.servers[0].url}/healthz")).json()
+    assert health["store"]["status"] == "ok"
+    assert health["sandbox_provider"] == {"status": "not configured"}
+
+
+async def test_time_travel_on_aegra(clients: tuple[LangGraphClient, LangGraphClient]) -> None:
+    from tests.integration.test_time_travel import fork_changes_the_outcome_and_keeps_the_original
+
+    await fork_changes_the_outcome_and_keeps_the_original(clients[0])
+
+
+def _claimed_by(database_url: str, run_id: str) -> str:
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute("SELECT claimed_by FROM runs WHERE run_id = %s", (run_id,)).fetchone()
+    return str(row[0]) if row and row[0] else ""
+
+
+async def test_kill_9_of_the_instance_running_a_run_is_recovered_by_the_other(cluster: Cluster) -> None:
+    a = cluster.client(0)
+    thread_id = (await a.threads.create())["thread_id"]
+    run = await a.runs.create(thread_id, "slow", input={"messages": [{"role": "user", "content": "sleep 4"}]})
+    await wait_for_line(cluster.call_log, thread_id, "tool-start")
+
+    claimed = await asyncio.to_thread(_claimed_by, cluster.database_url, run["run_id"])
+    victim = next((s for s in cluster.servers if f"-{s.process.pid}-worker-" in claimed), None)
+    assert victim is not None, f"no live instance holds run {run['run_id']} (claimed_by={claimed!r})"
+    survivor = next(s for s in cluster.servers if s is not victim and s.process.poll() is None)
+    killed_at = time.monotonic()
+    victim.kill()
+
+    survivor_client = get_client(url=survivor.url)
+    while len(call_lines(cluster.call_log, thread_id, "tool-start")) < 2:
+        assert time.monotonic() - killed_at < 120, "the run was not picked up again within 120 s"
+        await asyncio.sleep(0.1)
+    resumed_after = time.monotonic() - killed_at
+    finished = await wait_for_run(survivor_client, thread_id, run["run_id"], within=120)
+    completed_after = time.monotonic() - killed_at
+    print(f"\n[aegra kill -9] run resumed {resumed_after:.1f}s and completed {completed_after:.1f}s after the kill")
+
+    model_calls = call_lines(cluster.call_log, thread_id, "model")
+    assert finished["status"] == "success", "the run survived the crash and completed"
+    assert repeated(model_calls) == 0 and len(model_calls) == 2, f"model calls: {model_calls}"
+    state = await survivor_client.threads.get_state(thread_id)
+    assert [m["type"] for m in state["values"]["messages"]] == ["human", "ai", "tool", "ai"]
+    assert last_ai_text(state) == "Done sleeping: slept 4s"
