@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from deepagents import create_deep_agent
 from langchain.agents.middleware import AgentMiddleware, TodoListMiddleware
@@ -32,6 +32,8 @@ from deep_agent_service.models import chat_model
 from deep_agent_service.settings import get_settings, validate_model_spec
 
 ASSISTANT_SETTINGS_KEY = "assistant_settings"
+ApprovableTool = Literal["write_file", "edit_file", "delete", "execute", "task", "write_todos"]
+APPROVAL = {"allowed_decisions": ["approve", "edit", "reject"]}
 # Read once at import (server start-up): the factory runs on the event loop, where file I/O blocks.
 SEED_FILES = load_seed()
 
@@ -64,6 +66,9 @@ class AssistantSettings(BaseModel):
     )
 
     # --- human-in-the-loop settings ---
+    interrupt_on: tuple[ApprovableTool, ...] = Field(
+        default=(), description="Tools whose calls pause the run until a person approves, edits or rejects them."
+    )
 
     @field_validator("model")
     @classmethod
@@ -113,5 +118,6 @@ def build_agent(settings: AssistantSettings) -> CompiledStateGraph[Any, Any, Any
         middleware=middleware,
         permissions=read_only_permissions(mounts),
         skills=["/skills/"] if "skills" in settings.mounts else None,
+        interrupt_on={tool: dict(APPROVAL) for tool in settings.interrupt_on} or None,  # type: ignore[misc]
         name="deep-agent",
     )
