@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from langgraph_sdk import Auth
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from deep_agent_service import __version__
+from deep_agent_service.credentials import build_authenticator
+from deep_agent_service.identity import RunIdentity, Scope, namespace_for
 from deep_agent_service.operations import probe_sandbox_provider, probe_store
 from deep_agent_service.settings import get_settings
 
@@ -30,6 +33,35 @@ async def healthz(request: Request) -> JSONResponse:
     )
 
 
+_authenticate = build_authenticator(get_settings())
+
+
+async def whoami(request: Request) -> JSONResponse:
+    """The caller's verified identity and memory namespaces (custom routes skip the server's auth,
+    so this one authenticates with the same code as every other request)."""
+    try:
+        principal = await _authenticate(dict(request.headers))
+    except Auth.exceptions.HTTPException as error:
+        return JSONResponse({"detail": error.detail}, status_code=error.status_code)
+    who = RunIdentity(
+        org=principal.org,
+        user=principal.user,
+        role=principal.role,
+        assistant_id=request.query_params.get("assistant_id"),
+    )
+    scopes = [scope for scope in Scope if who.assistant_id or scope in (Scope.USER, Scope.ORG)]
+    return JSONResponse(
+        {
+            "user": who.user,
+            "org": who.org,
+            "role": who.role,
+            "namespaces": {scope.value: list(namespace_for(scope, who)) for scope in scopes},
+        }
+    )
+
+
 # FastAPI (a Starlette subclass): langgraph-api mounts any Starlette app, Aegra requires FastAPI.
 # No docs routes of its own, so the server's /docs stays visible.
-app = FastAPI(routes=[Route("/healthz", healthz)], docs_url=None, redoc_url=None, openapi_url=None)
+app = FastAPI(
+    routes=[Route("/healthz", healthz), Route("/whoami", whoami)], docs_url=None, redoc_url=None, openapi_url=None
+)
