@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from deep_agent_service.memory import DEFAULT_MOUNTS, build_backend, describe_mounts
 from deep_agent_service.models import chat_model
+from deep_agent_service.sandboxes import SandboxScope, sandbox_parts
 from deep_agent_service.settings import get_settings, validate_model_spec
 
 ASSISTANT_SETTINGS_KEY = "assistant_settings"
@@ -41,6 +42,10 @@ class AssistantSettings(BaseModel):
     # --- memory settings (memory.py) ---
 
     # --- sandbox settings (sandboxes/) ---
+    sandbox_scope: SandboxScope = Field(
+        default=SandboxScope.THREAD, description="thread | assistant | none (no execute; thread scratch files)."
+    )
+    sandbox_network: bool = Field(default=False, description="Let sandbox commands reach the network.")
 
     # --- guardrail settings (guardrails/) ---
 
@@ -75,15 +80,17 @@ def system_prompt(settings: AssistantSettings) -> str:
 def build_agent(settings: AssistantSettings) -> CompiledStateGraph[Any, Any, Any, Any]:
     """The compiled agent for one assistant configuration (cached: same settings, same object)."""
     model = chat_model(settings.model or get_settings().primary_model)
+    sandbox = sandbox_parts(settings.sandbox_scope, network=settings.sandbox_network)
     middleware: list[AgentMiddleware[Any, Any]] = [
         # guardrails first (outermost)
         TodoListMiddleware(),
         # sandbox file sync last
+        *sandbox.middleware,
     ]
     return create_deep_agent(
         model=model,
         system_prompt=system_prompt(settings),
-        backend=build_backend(DEFAULT_MOUNTS),
+        backend=build_backend(DEFAULT_MOUNTS, default=sandbox.default),
         middleware=middleware,
         name="deep-agent",
     )

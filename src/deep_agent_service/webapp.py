@@ -1,6 +1,14 @@
-"""Extra HTTP routes mounted into the LangGraph server through `langgraph.json` `http.app`."""
+"""Extra HTTP routes mounted into the LangGraph server through `langgraph.json` `http.app`.
+
+Its lifespan (merged into the server's by langgraph-api) starts background jobs: the sandbox
+reaper, which asks the server itself (in-process langgraph-sdk client) which threads still exist.
+"""
 
 from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -23,4 +31,20 @@ async def healthz(request: Request) -> JSONResponse:
     )
 
 
-app = Starlette(routes=[Route("/healthz", healthz)])
+@contextlib.asynccontextmanager
+async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    from langgraph_sdk import get_client
+
+    from deep_agent_service.sandboxes.reaper import periodic_reaper, reap_from_settings
+    from deep_agent_service.sandboxes.registry import get_provider
+
+    await asyncio.to_thread(
+        get_provider, network=False
+    )  # a sandbox misconfiguration (e.g. no bubblewrap) stops the server at start-up
+    client = get_client()  # in-process: the server's own API, no network
+    interval = get_settings().sandbox_reap_interval_seconds
+    async with periodic_reaper(lambda: reap_from_settings(client), interval):
+        yield
+
+
+app = Starlette(routes=[Route("/healthz", healthz)], lifespan=lifespan)
