@@ -165,13 +165,15 @@ class LazySandboxBackend(SandboxBackendProtocol):
         except SandboxGone as gone:
             # Only a provider's definite "gone" replaces a box; everything else keeps the binding.
             self._handles.pop(target.name, None)
-            self._notify(
-                target.name,
-                f"[sandbox notice: the sandbox of this {self.scope.value} is gone ({gone}); "
-                "a fresh, empty one was created, and files from before are lost]",
-            )
+            told = len(self._notices.get(target.name, []))
             try:
                 sandbox, _ = await self.resolve(target)
+                if len(self._notices.get(target.name, [])) == told:  # the provider did not say why
+                    self._notify(
+                        target.name,
+                        f"[sandbox notice: the sandbox of this {self.scope.value} is gone ({gone}); "
+                        "a fresh, empty one was created, and files from before are lost]",
+                    )
                 return await operation(sandbox)
             except SandboxError as error:
                 return fail(f"Error: the sandbox was gone and a fresh one could not be used: {error}")

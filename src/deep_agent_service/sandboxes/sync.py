@@ -30,6 +30,7 @@ from langgraph.store.base import BaseStore
 
 from deep_agent_service.identity import RunIdentity, Scope, identity_from_runtime, namespace_for
 from deep_agent_service.sandboxes.binding import LazySandboxBackend, Target
+from deep_agent_service.sandboxes.provider import SandboxError
 
 logger = logging.getLogger("deep_agent_service.sandboxes.sync")
 
@@ -130,18 +131,22 @@ class SandboxFileSync(AgentMiddleware[Any, Any]):
             return None
         del self._runs[key]
         if run.sandbox is not None:
-            await self.write_back(run.sandbox, run.identity, runtime.store)
+            try:
+                await self.write_back(run.sandbox, run.identity, runtime.store)
+            except SandboxError as error:  # the run's answer stands; the sandbox copy stays where it is
+                logger.warning("memory sync back from sandbox %s failed: %s", run.sandbox.id, error)
         return None
 
     async def _on_bind(self, sandbox: SandboxBackendProtocol, target: Target) -> None:
         run = self._runs.get(run_key())
-        if run is None or run.sandbox is not None:
+        if run is None or (run.sandbox is not None and run.sandbox.id == sandbox.id):
             return
-        async with run.lock:
-            if run.sandbox is not None:
+        async with run.lock:  # parallel tool calls of one run upload once
+            if run.sandbox is not None and run.sandbox.id == sandbox.id:
                 return
             from langgraph.config import get_store
 
+            # a new box, or a fresh one that replaced a gone box: it gets the files too
             await self.upload(sandbox, run.identity, get_store())
             run.sandbox = sandbox
 
@@ -180,6 +185,8 @@ class SandboxFileSync(AgentMiddleware[Any, Any]):
                     continue
                 if known.get(path) != digest(content):
                     batch.append((path, content))
+        if not batch:
+            return 0
         for response in await sandbox.aupload_files(batch):
             if response.error:
                 logger.warning("sandbox upload of %s failed: %s", response.path, response.error)
