@@ -29,6 +29,7 @@ from deep_agent_service.memory import (
 )
 from deep_agent_service.memory_middleware import ReadOnlyMountGuard, SeedOnceMiddleware, load_seed
 from deep_agent_service.models import chat_model
+from deep_agent_service.sandboxes import SandboxScope, sandbox_parts
 from deep_agent_service.settings import get_settings, validate_model_spec
 
 ASSISTANT_SETTINGS_KEY = "assistant_settings"
@@ -59,6 +60,10 @@ class AssistantSettings(BaseModel):
     shared_writable: bool = Field(default=False, description="Let the agent write the assistant's /shared/.")
 
     # --- sandbox settings (sandboxes/) ---
+    sandbox_scope: SandboxScope = Field(
+        default=SandboxScope.THREAD, description="thread | assistant | none (no execute; thread scratch files)."
+    )
+    sandbox_network: bool = Field(default=False, description="Let sandbox commands reach the network.")
 
     # --- guardrail settings (guardrails/) ---
     guardrails: GuardrailOverrides = Field(
@@ -104,17 +109,19 @@ def build_agent(settings: AssistantSettings) -> CompiledStateGraph[Any, Any, Any
     """The compiled agent for one assistant configuration (cached: same settings, same object)."""
     model = chat_model(settings.model or get_settings().primary_model)
     mounts = assistant_mounts(settings)
+    sandbox = sandbox_parts(settings.sandbox_scope, network=settings.sandbox_network)
     middleware: list[AgentMiddleware[Any, Any]] = [
         *guardrail_middleware(settings.guardrails),  # guardrails first (outermost)
         TodoListMiddleware(),
         SeedOnceMiddleware(SEED_FILES, frozenset(mount.scope for mount in mounts)),
         ReadOnlyMountGuard(mounts),
         # sandbox file sync last
+        *sandbox.middleware,
     ]
     return create_deep_agent(
         model=model,
         system_prompt=system_prompt(settings),
-        backend=build_backend(mounts),
+        backend=build_backend(mounts, default=sandbox.default),
         middleware=middleware,
         permissions=read_only_permissions(mounts),
         skills=["/skills/"] if "skills" in settings.mounts else None,

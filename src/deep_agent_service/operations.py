@@ -16,6 +16,7 @@ from typing import Any
 from langgraph.store.base import BaseStore
 
 from deep_agent_service.identity import RunIdentity
+from deep_agent_service.settings import get_settings
 
 logger = logging.getLogger("deep_agent_service.runs")
 
@@ -61,9 +62,16 @@ async def probe_store() -> dict[str, Any]:
     return {"status": "ok", "latency_ms": round((time.perf_counter() - started) * 1000, 1)}
 
 
-def probe_sandbox_provider() -> dict[str, Any]:
-    """The sandbox provider's state; sandboxes are not part of this build yet."""
-    return {"status": "not configured"}
+async def probe_sandbox_provider() -> dict[str, Any]:
+    """The sandbox provider's state: built (isolation available, root writable) or the reason not."""
+    from deep_agent_service.sandboxes.registry import get_provider
+
+    settings = get_settings()
+    try:
+        await asyncio.to_thread(get_provider, network=False)
+    except Exception as error:  # any failure is the answer: the health check reports it
+        return {"status": "error", "provider": settings.sandbox_provider, "detail": str(error)}
+    return {"status": "ok", "provider": settings.sandbox_provider}
 
 
 def log_run_start(identity: RunIdentity, *, run_id: str | None, graph: str) -> None:

@@ -176,6 +176,27 @@ class Settings(BaseSettings):
                 ) from None
         return value
 
+    # --- sandboxes ---
+    sandbox_provider: Literal["local", "langsmith", "daytona", "modal", "runloop"] = Field(
+        default="local", description="Where `execute` runs: the embedded local provider or a cloud adapter."
+    )
+    sandbox_root: str = Field(default=".sandboxes", min_length=1, description="Local provider: workspace directory.")
+    sandbox_isolation: Literal["bwrap", "none"] = Field(
+        default="bwrap", description="Local provider: bubblewrap, or none (explicit opt-out, no isolation)."
+    )
+    sandbox_idle_ttl_seconds: int = Field(default=3600, ge=60, description="Idle time after which a box is reaped.")
+    sandbox_reap_interval_seconds: int = Field(default=300, ge=0, description="Reaper period in the server; 0 = off.")
+    sandbox_timeout_seconds: int = Field(default=120, ge=1, description="Wall-clock limit of one command.")
+    sandbox_output_bytes: int = Field(default=256 * 1024, ge=1024, description="Output cap of one command.")
+    sandbox_memory_mb: int = Field(default=1024, ge=64, description="Address-space limit of one command.")
+    sandbox_max_processes: int = Field(default=256, ge=8, description="Process limit of one command.")
+    sandbox_max_file_mb: int = Field(default=100, ge=1, description="Largest file a command may write.")
+    sandbox_disk_mb: int = Field(default=1024, ge=1, description="Disk cap of one workspace.")
+    sandbox_sync_max_file_bytes: int = Field(default=1024 * 1024, ge=1, description="Largest file synced in or out.")
+    sandbox_server_url: str | None = Field(
+        default=None, description="Reaper CLI: the LangGraph server asked whether threads/assistants exist."
+    )
+
     @field_validator("model")
     @classmethod
     def _check_model(cls, value: str | None) -> str | None:

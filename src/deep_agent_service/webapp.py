@@ -1,9 +1,18 @@
-"""Extra HTTP routes mounted into the LangGraph server through `langgraph.json` `http.app`."""
+"""Extra HTTP routes mounted into the LangGraph server through `langgraph.json` `http.app`.
+
+Its lifespan (merged into the server's by langgraph-api) starts background jobs: the sandbox
+reaper, which asks the server itself (in-process langgraph-sdk client) which threads still exist.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
 from fastapi import FastAPI
 from langgraph_sdk import Auth
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -27,7 +36,7 @@ async def healthz(request: Request) -> JSONResponse:
             "auth_mode": settings.auth_mode,
             "server": {"status": "ok"},
             "store": store,
-            "sandbox_provider": probe_sandbox_provider(),
+            "sandbox_provider": await probe_sandbox_provider(),
         },
         status_code=200 if healthy else 503,
     )
@@ -60,8 +69,28 @@ async def whoami(request: Request) -> JSONResponse:
     )
 
 
+@contextlib.asynccontextmanager
+async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    from langgraph_sdk import get_client
+
+    from deep_agent_service.sandboxes.reaper import periodic_reaper, reap_from_settings
+    from deep_agent_service.sandboxes.registry import get_provider
+
+    await asyncio.to_thread(
+        get_provider, network=False
+    )  # a sandbox misconfiguration (e.g. no bubblewrap) stops the server at start-up
+    client = get_client()  # in-process: the server's own API, no network
+    interval = get_settings().sandbox_reap_interval_seconds
+    async with periodic_reaper(lambda: reap_from_settings(client), interval):
+        yield
+
+
 # FastAPI (a Starlette subclass): langgraph-api mounts any Starlette app, Aegra requires FastAPI.
 # No docs routes of its own, so the server's /docs stays visible.
 app = FastAPI(
-    routes=[Route("/healthz", healthz), Route("/whoami", whoami)], docs_url=None, redoc_url=None, openapi_url=None
+    routes=[Route("/healthz", healthz), Route("/whoami", whoami)],
+    lifespan=lifespan,
+    docs_url=None,
+    redoc_url=None,
+    openapi_url=None,
 )

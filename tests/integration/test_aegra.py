@@ -128,7 +128,7 @@ async def test_healthz_checks_the_store_on_aegra(cluster: Cluster) -> None:
     async with httpx.AsyncClient() as http:
         health = (await http.get(f"{cluster.servers[0].url}/healthz")).json()
     assert health["store"]["status"] == "ok"
-    assert health["sandbox_provider"] == {"status": "not configured"}
+    assert health["sandbox_provider"] == {"status": "ok", "provider": "local"}
 
 
 async def test_time_travel_on_aegra(clients: tuple[LangGraphClient, LangGraphClient]) -> None:

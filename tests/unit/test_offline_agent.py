@@ -10,6 +10,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.store.memory import InMemoryStore
 
 from deep_agent_service.builder import AssistantSettings, build_agent
+from deep_agent_service.sandboxes import SandboxScope
 
 ALICE = {"identity": "alice", "org": "acme", "role": "member"}
 
@@ -59,7 +60,8 @@ async def test_write_then_read_quotes_tool_results(graph: Any) -> None:
     thread = uuid.uuid4().hex
     assert _reply(await _say(graph, "write /a.txt\nline one\nline two", thread=thread)) == "Updated file /a.txt"
     assert _reply(await _say(graph, "read /a.txt", thread=thread)).endswith("line one\nline two")
-    assert "Error: File '/missing.txt' not found" in _reply(await _say(graph, "read /missing.txt", thread=thread))
+    missing = _reply(await _say(graph, "read /missing.txt", thread=thread))
+    assert missing.startswith("Error: File '/missing.txt'") and "not found" in missing.replace("_", " ")
 
 
 async def test_plan_writes_todos(graph: Any) -> None:
@@ -74,7 +76,8 @@ async def test_delegate_runs_a_subagent_with_the_same_tools(graph: Any, store: I
     assert store.get(("acme", "private", "asst", "alice"), "/notes.md") is not None
 
 
-async def test_run_without_a_sandbox_quotes_the_tool_error(graph: Any) -> None:
+async def test_run_without_a_sandbox_quotes_the_tool_error(store: InMemoryStore) -> None:
+    graph = build_agent(AssistantSettings(sandbox_scope=SandboxScope.NONE)).copy(update={"store": store})
     assert "Execution not available" in _reply(await _say(graph, "run echo hi", thread="t"))
 
 

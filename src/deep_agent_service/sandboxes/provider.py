@@ -1,0 +1,134 @@
+"""The sandbox provider contract, deterministic names, labels and the two failure classes.
+
+A sandbox is found by NAME, never by a process-local handle: `<deployment>-thread-<thread_id>` or
+`<deployment>-assistant-<assistant_id>`, encoded to what the provider accepts. Every replica and
+every restart therefore finds the same box, and `get_or_create` is create-if-absent followed by a
+re-get, so a create race (two runs on a new thread, two replicas) ends with exactly one sandbox.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol, runtime_checkable
+
+from deepagents.backends.protocol import SandboxBackendProtocol
+
+# Label keys every provider stores with a sandbox (the reaper reads them back).
+LABEL_DEPLOYMENT = "deployment"
+LABEL_SCOPE = "scope"
+LABEL_OWNER = "owner"  # the thread id or assistant id the sandbox belongs to
+
+
+class SandboxScope(StrEnum):
+    """Which conversation(s) share one sandbox (assistant setting `sandbox_scope`)."""
+
+    THREAD = "thread"
+    ASSISTANT = "assistant"
+    NONE = "none"
+
+
+class SandboxError(RuntimeError):
+    """Base class of sandbox failures."""
+
+
+class SandboxGone(SandboxError):
+    """The sandbox was deleted or expired: its files are lost; a fresh one may be created."""
+
+
+class SandboxUnreachable(SandboxError):
+    """The provider could not be reached or failed: the sandbox may still hold work; keep it."""
+
+
+@dataclass(frozen=True, slots=True)
+class NameRules:
+    """What a provider accepts as a sandbox name."""
+
+    allowed: frozenset[str] = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
+    max_length: int = 63
+
+
+DEFAULT_NAME_RULES = NameRules()
+
+
+def encode_name(raw: str, rules: NameRules = DEFAULT_NAME_RULES) -> str:
+    """Map `raw` into the provider's alphabet, deterministically and without collisions.
+
+    Characters outside the alphabet are lower-cased when that helps, else replaced; whenever the
+    text changed or is too long, a short hash of the raw name is appended so two different raw
+    names never share an encoded name.
+    """
+    lowered = raw.lower()
+    kept = "".join(char if char in rules.allowed else "-" for char in lowered).strip("-") or "sandbox"
+    if kept == raw and len(kept) <= rules.max_length:
+        return kept
+    digest = hashlib.sha256(raw.encode("utf-8")).hexdigest()[:10]
+    return f"{kept[: rules.max_length - len(digest) - 1].rstrip('-')}-{digest}"
+
+
+def sandbox_name(deployment: str, scope: SandboxScope, owner_id: str, rules: NameRules = DEFAULT_NAME_RULES) -> str:
+    """The deterministic name of the sandbox of one thread or one assistant."""
+    if scope is SandboxScope.NONE:
+        raise ValueError("sandbox_scope 'none' has no sandbox")
+    if not owner_id:
+        raise ValueError(f"a {scope.value}-scoped sandbox needs a {scope.value} id")
+    return encode_name(f"{deployment}-{scope.value}-{owner_id}", rules)
+
+
+def sandbox_labels(deployment: str, scope: SandboxScope, owner_id: str) -> dict[str, str]:
+    """Labels stored with a sandbox: how the reaper finds its owner (raw ids, not encoded)."""
+    return {LABEL_DEPLOYMENT: deployment, LABEL_SCOPE: scope.value, LABEL_OWNER: owner_id}
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxInfo:
+    """What `list` reports about one sandbox."""
+
+    name: str
+    sandbox_id: str
+    labels: Mapping[str, str]
+    created_at: float
+    last_used_at: float | None = None  # None: the provider does not report it
+    busy: bool | None = None  # None: unknown (the reaper then trusts the provider's own TTL)
+
+    def idle_seconds(self, now: float | None = None) -> float | None:
+        if self.last_used_at is None:
+            return None
+        return (now if now is not None else time.time()) - self.last_used_at
+
+
+@dataclass(slots=True)
+class Acquired:
+    """The result of `get_or_create`: the sandbox, and whether this call created it."""
+
+    sandbox: SandboxBackendProtocol
+    created: bool
+    # Set when a sandbox of this name existed before and was deleted or expired: why it is gone.
+    replaced: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+@runtime_checkable
+class SandboxProvider(Protocol):
+    """A source of named sandboxes. Implementations raise `SandboxUnreachable` for provider failures."""
+
+    name_rules: NameRules
+
+    async def get_or_create(self, name: str, labels: Mapping[str, str], ttl_seconds: int) -> Acquired:
+        """The sandbox called `name`, created (with `labels` and an idle TTL) if absent."""
+        ...
+
+    async def get(self, name: str) -> SandboxBackendProtocol | None:
+        """The sandbox called `name`, or None when there is none."""
+        ...
+
+    async def delete(self, name: str, *, reason: str = "deleted") -> bool:
+        """Delete the sandbox called `name` (`reason` is recorded where the provider can); False when absent."""
+        ...
+
+    async def list(self, labels: Mapping[str, str]) -> list[SandboxInfo]:
+        """Every sandbox whose labels include all of `labels`."""
+        ...
