@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import sys
 
-from bench import factory
+from bench import factory, sandbox
 from bench.common import print_table
 
 
 def main() -> int:
-    rows = factory.main()
+    rows = factory.main() + sandbox.main()
     print("\n== all benchmarks ==")
     print_table(rows)
     return 0 if all(row.passed for row in rows) else 1
