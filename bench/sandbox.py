@@ -24,18 +24,24 @@ COMMAND = "echo hi"
 REPEAT = 60
 
 
-async def run() -> list[Row]:
+def _reachable_root() -> Path:
     root = Path(tempfile.mkdtemp(prefix="bench-sandboxes-"))
     root.chmod(0o711)  # as root, sandboxes run as nobody, which must reach the workspaces
+    return root
+
+
+async def run() -> list[Row]:
+    root = _reachable_root()
     try:
         provider = LocalProvider(root)
-        bare = Sample.of(time_sync(lambda: subprocess.run(["/bin/sh", "-c", COMMAND], capture_output=True), REPEAT))
+        bare_argv = ["/bin/sh", "-c", COMMAND]
+        bare = Sample.of(time_sync(lambda: subprocess.run(bare_argv, capture_output=True, check=True), REPEAT))
 
         isolated_root = root / "bwrap-only"
-        isolated_root.mkdir()
-        prepare_root(isolated_root)
+        await asyncio.to_thread(isolated_root.mkdir)
+        await asyncio.to_thread(prepare_root, isolated_root)
         argv = build_argv(isolated_root, COMMAND, network=False, isolation=Isolation.BWRAP)
-        bwrap = Sample.of(time_sync(lambda: subprocess.run(argv, capture_output=True), REPEAT))
+        bwrap = Sample.of(time_sync(lambda: subprocess.run(argv, capture_output=True, check=True), REPEAT))
 
         warm_box = (await provider.get_or_create("warm", {}, 3600)).sandbox
         await warm_box.aexecute(COMMAND)
