@@ -5,14 +5,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from bench import factory, pii, runs
+from bench import factory, pii, runs, sandbox
 from bench.common import print_table, write_chart, write_json
 
 CHART = Path(__file__).resolve().parents[1] / "docs" / "bench.png"
 
 
 def main() -> int:
-    rows = [*factory.main(), *runs.main(), *pii.main()]
+    rows = [*factory.main(), *runs.main(), *pii.main(), *sandbox.main()]
     print("\n== all benchmarks ==")
     print_table(rows)
     print(f"results: {write_json('all', rows)}")

@@ -1,9 +1,8 @@
 from __future__ import annotations
 
-import atexit
 import os
-import shutil
-import tempfile
+
+from tests.support.sandbox_dirs import sandbox_root
 
 # In-process tests use the offline model and local identity whatever the developer's shell holds.
 os.environ["MODEL"] = "offline"
@@ -11,9 +10,7 @@ os.environ["AUTH_MODE"] = "local"
 os.environ.pop("FALLBACK_MODELS", None)
 
 # In-process sandboxes live in a throw-away directory, never in the developer's working tree.
-_SANDBOX_ROOT = tempfile.mkdtemp(prefix="deep-agent-sandboxes-")
-os.environ["SANDBOX_ROOT"] = _SANDBOX_ROOT
-atexit.register(shutil.rmtree, _SANDBOX_ROOT, True)
+os.environ["SANDBOX_ROOT"] = str(sandbox_root())
 
 
 def pytest_terminal_summary(terminalreporter: object) -> None:

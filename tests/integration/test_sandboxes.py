@@ -21,6 +21,7 @@ from deep_agent_service.devserver import PROJECT_ROOT, DevServer
 from deep_agent_service.sandboxes.local import LocalProvider
 from deep_agent_service.sandboxes.provider import SandboxInfo
 from tests.support.chat import ask
+from tests.support.sandbox_dirs import sandbox_root
 from tests.support.server import launch
 from tests.support.services import tcp_reachable
 
@@ -41,7 +42,7 @@ SERVER_ENV = {
 def sandbox_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
     workdir = Path(tmp_path_factory.mktemp("sandbox-server"))
     (workdir / ".env").write_text("SECRET_FROM_DOTENV=do-not-read\n")
-    running = launch(workdir, {**SERVER_ENV, "SANDBOX_ROOT": str(workdir / ".sandboxes")})
+    running = launch(workdir, {**SERVER_ENV, "SANDBOX_ROOT": str(sandbox_root())})
     try:
         yield running
     finally:
@@ -59,7 +60,7 @@ def _workdir(server: DevServer) -> Path:
 
 
 async def _boxes(server: DevServer, **labels: str) -> list[SandboxInfo]:
-    return await LocalProvider(_workdir(server) / ".sandboxes").list({"deployment": DEPLOYMENT, **labels})
+    return await LocalProvider(Path(server.env["SANDBOX_ROOT"])).list({"deployment": DEPLOYMENT, **labels})
 
 
 async def _healthy(server: DevServer) -> bool:
@@ -150,10 +151,11 @@ def _reaper_cli(server: DevServer, root: Path, *args: str) -> str:
 
 
 async def test_reaper_cli_removes_expired_and_orphaned_boxes_and_keeps_busy_ones(
-    sdk: LangGraphClient, sandbox_server: DevServer, tmp_path: Path
+    sdk: LangGraphClient, sandbox_server: DevServer
 ) -> None:
     # Boxes in a root of their own (the server's in-process reaper does not look there).
-    provider = LocalProvider(tmp_path / "boxes")
+    boxes = sandbox_root()
+    provider = LocalProvider(boxes)
     live, orphan, idle, busy = [(await sdk.threads.create())["thread_id"] for _ in range(4)]
     for thread in (live, orphan, idle, busy):
         await provider.get_or_create(
@@ -162,18 +164,18 @@ async def test_reaper_cli_removes_expired_and_orphaned_boxes_and_keeps_busy_ones
     await sdk.threads.delete(orphan)
     long_ago = time.time() - 3600
     for thread in (idle, busy):
-        os.utime(tmp_path / "boxes" / f"box-{thread}" / "lock", (long_ago, long_ago))
+        os.utime(boxes / f"box-{thread}" / "lock", (long_ago, long_ago))
     busy_box = await provider.get(f"box-{busy}")
     assert busy_box is not None
     command = asyncio.create_task(busy_box.aexecute("sleep 60"))
     await asyncio.sleep(1)
-    os.utime(tmp_path / "boxes" / f"box-{busy}" / "lock", (long_ago, long_ago))
+    os.utime(boxes / f"box-{busy}" / "lock", (long_ago, long_ago))
 
-    dry = await asyncio.to_thread(_reaper_cli, sandbox_server, tmp_path / "boxes", "--dry-run")
+    dry = await asyncio.to_thread(_reaper_cli, sandbox_server, boxes, "--dry-run")
     assert f"would delete box-{orphan}" in dry and f"would delete box-{idle}" in dry
     assert len(await provider.list({})) == 4
 
-    report = await asyncio.to_thread(_reaper_cli, sandbox_server, tmp_path / "boxes")
+    report = await asyncio.to_thread(_reaper_cli, sandbox_server, boxes)
     assert f"deleted box-{orphan}" in report and "no longer exists" in report
     assert f"deleted box-{idle}" in report and "expired" in report
     assert f"kept box-{busy}: busy" in report

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,6 +23,7 @@ from deep_agent_service.sandboxes.provider import (
 )
 from deep_agent_service.sandboxes.registry import get_provider
 from deep_agent_service.sandboxes.sync import SandboxFileSync
+from tests.support.sandbox_dirs import sandbox_root
 
 ALICE = {"identity": "alice", "org": "acme", "role": "member"}
 
@@ -134,8 +134,8 @@ class FlakySandbox(SandboxBackendProtocol):
         return await self.inner.aexecute(command, timeout=timeout)
 
 
-async def test_an_unreachable_sandbox_fails_the_call_and_keeps_the_box(tmp_path: Path) -> None:
-    provider = FlakyProvider(LocalProvider(tmp_path))
+async def test_an_unreachable_sandbox_fails_the_call_and_keeps_the_box() -> None:
+    provider = FlakyProvider(LocalProvider(sandbox_root()))
     backend = LazySandboxBackend(SandboxScope.THREAD, lambda: provider, deployment="t", ttl_seconds=60)
     graph = _graph_with(backend)
     thread = uuid.uuid4().hex
@@ -150,8 +150,8 @@ async def test_an_unreachable_sandbox_fails_the_call_and_keeps_the_box(tmp_path:
     assert after.sandbox_id == before.sandbox_id
 
 
-async def test_no_sandbox_for_a_new_thread_while_the_provider_is_down(tmp_path: Path) -> None:
-    provider = FlakyProvider(LocalProvider(tmp_path))
+async def test_no_sandbox_for_a_new_thread_while_the_provider_is_down() -> None:
+    provider = FlakyProvider(LocalProvider(sandbox_root()))
     provider.down = True
     backend = LazySandboxBackend(SandboxScope.THREAD, lambda: provider, deployment="t", ttl_seconds=60)
     reply = await _say(_graph_with(backend), "run echo hi", thread=uuid.uuid4().hex)

@@ -7,10 +7,11 @@ and a minimal `/etc` on a tmpfs. Namespaces: user (the command runs as uid 1000 
 capabilities), mount, pid, ipc, uts, cgroup and network (loopback only unless allowed).
 
 Limits: a wall-clock timeout (the whole process tree is killed), an output cap (the command is
-stopped and the result flagged as truncated), `RLIMIT_AS`/`RLIMIT_NPROC`/`RLIMIT_FSIZE`/
-`RLIMIT_NOFILE` set before exec, and a workspace disk cap checked after every command and polled
-(every 0.1 s or slower for big workspaces) while one runs. The disk cap is a soft cap: a fast
-writer can overshoot it by what it writes between two polls (each file is capped by RLIMIT_FSIZE).
+stopped and the result flagged as truncated), address space / processes / file size / open files
+lowered (soft and hard) by the sandbox shell before the command runs, and a workspace disk cap
+checked after every command and polled (every 0.1 s, slower for big workspaces) while one runs.
+The disk cap is a soft cap: a fast writer can overshoot it by what it writes between two polls
+(each single file is capped by the file-size limit).
 """
 
 from __future__ import annotations
@@ -19,18 +20,19 @@ import asyncio
 import contextlib
 import functools
 import os
-import resource
 import shutil
 import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
 SANDBOX_UID = 1000
+# When the server runs as root, sandboxes run as this host uid (nobody): the kernel exempts uid 0
+# from the process limit, and no sandbox file should belong to root on the host.
+HOST_UID_WHEN_ROOT = 65534
 SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
 # The only variables a command sees; nothing of the server's environment (keys, secrets, .env).
 SANDBOX_ENV: dict[str, str] = {"PATH": SANDBOX_PATH, "HOME": "/", "LANG": "C.UTF-8", "TERM": "dumb"}
@@ -40,6 +42,7 @@ _ETC_FILES = ("alternatives", "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "loca
 _NETWORK_ETC_FILES = ("resolv.conf", "hosts", "nsswitch.conf", "ssl", "ca-certificates", "gai.conf")
 _MOUNT_DIRS = ("usr", "proc", "dev", "etc", "tmp")
 DISK_POLL_SECONDS = 0.1
+REAP_WAIT_SECONDS = 2.0
 INSTALL_HINT = (
     "bubblewrap is not installed: install it (Debian/Ubuntu: `sudo apt-get install bubblewrap`; "
     "`make setup` does this when run as root), or set SANDBOX_ISOLATION=none to run commands "
@@ -91,6 +94,7 @@ def check_isolation(isolation: Isolation) -> None:
         raise IsolationUnavailable(INSTALL_HINT)
     with tempfile.TemporaryDirectory(prefix="sandbox-probe-") as probe_root:
         workspace = Path(probe_root)
+        workspace.chmod(0o711)
         prepare_root(workspace)
         probe = subprocess.run(
             build_argv(workspace, "true", network=False, isolation=isolation),
@@ -108,13 +112,24 @@ def check_isolation(isolation: Isolation) -> None:
         )
 
 
+def runs_as_root() -> bool:
+    return os.geteuid() == 0
+
+
+def _own(path: Path) -> None:
+    if runs_as_root():
+        os.lchown(path, HOST_UID_WHEN_ROOT, HOST_UID_WHEN_ROOT)
+
+
 def prepare_root(workspace: Path) -> None:
     """Make the workspace usable as a root: mount points and merged-usr links (blocking; idempotent)."""
+    _own(workspace)
     for name in _MOUNT_DIRS:
         path = workspace / name
         if path.is_symlink() or (path.exists() and not path.is_dir()):
             path.unlink()  # a command replaced a mount point; restore it so bwrap mounts where we say
         path.mkdir(exist_ok=True)
+        _own(path)
     for name in _USR_LINKS:
         host = Path("/") / name
         link = workspace / name
@@ -123,12 +138,27 @@ def prepare_root(workspace: Path) -> None:
                 link.rmdir()
             if not link.exists():
                 link.symlink_to(os.readlink(host))
+                _own(link)
+
+
+@functools.cache
+def _drop_root() -> tuple[str, ...]:
+    """The prefix that runs bubblewrap as HOST_UID_WHEN_ROOT when the server is root (else nothing)."""
+    if not runs_as_root():
+        return ()
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        raise IsolationUnavailable(
+            "the server runs as root and needs `setpriv` (util-linux) to start sandboxes as nobody"
+        )
+    uid = str(HOST_UID_WHEN_ROOT)
+    return (setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups")
 
 
 def bwrap_argv(*, network: bool) -> list[str]:
     """Bubblewrap's namespace options: everything unshared, uid 1000, no capabilities."""
     binary = bwrap_path() or "bwrap"
-    argv = [binary, "--unshare-all", "--unshare-user", "--die-with-parent", "--new-session"]
+    argv = [*_drop_root(), binary, "--unshare-all", "--unshare-user", "--die-with-parent", "--new-session"]
     argv += ["--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--cap-drop", "ALL"]
     if network:
         argv.append("--share-net")
@@ -150,9 +180,13 @@ def _system_binds(network: bool) -> tuple[str, ...]:
     return tuple(args)
 
 
-def build_argv(workspace: Path, command: str, *, network: bool, isolation: Isolation) -> list[str]:
+def build_argv(
+    workspace: Path, command: str, *, network: bool, isolation: Isolation, limits: Limits | None = None
+) -> list[str]:
+    # The command is passed as $1 and run by `eval` after the limits are set: no quoting games.
+    shell = ["/bin/sh", "-c", f'{limits_prologue(limits or Limits())}; eval "$1"', "sandbox", command]
     if isolation is Isolation.NONE:
-        return ["/bin/sh", "-c", command]
+        return shell
     env_args: list[str] = ["--clearenv"]
     for key, value in SANDBOX_ENV.items():
         env_args += ["--setenv", key, value]
@@ -165,27 +199,25 @@ def build_argv(workspace: Path, command: str, *, network: bool, isolation: Isola
         *env_args,
         "--chdir",
         "/",
-        "/bin/sh",
-        "-c",
-        command,
+        *shell,
     ]
 
 
-def _limit_setter(limits: Limits) -> Callable[[], None]:
-    mib = 1024 * 1024
+def limits_prologue(limits: Limits) -> str:
+    """Shell lines that lower the command's own limits (soft and hard) before it runs.
+
+    Done by the sandboxed shell itself rather than in a `preexec_fn`: a pre-exec hook forces
+    Python to fork instead of vfork, which costs more than the whole sandbox start here.
+    dash units: -v KiB, -f 512-byte blocks, -p processes, -n open files, -c core blocks.
+    """
     values = {
-        resource.RLIMIT_AS: limits.memory_mb * mib,
-        resource.RLIMIT_NPROC: limits.processes,
-        resource.RLIMIT_FSIZE: limits.file_mb * mib,
-        resource.RLIMIT_NOFILE: limits.open_files,
-        resource.RLIMIT_CORE: 0,
+        "v": limits.memory_mb * 1024,
+        "p": limits.processes,
+        "f": limits.file_mb * 2048,
+        "n": limits.open_files,
+        "c": 0,
     }
-
-    def apply() -> None:  # runs in the child between fork and exec
-        for kind, value in values.items():
-            resource.setrlimit(kind, (value, value))
-
-    return apply
+    return "; ".join(f"ulimit -HS{flag} {value}" for flag, value in values.items())
 
 
 def disk_usage(path: Path, stop_above: int | None = None) -> int:
@@ -231,14 +263,13 @@ async def run_command(
     cap = output_bytes or limits.output_bytes
     disk_cap = limits.disk_mb * 1024 * 1024
     process = await asyncio.create_subprocess_exec(
-        *build_argv(workspace, command, network=network, isolation=isolation),
+        *build_argv(workspace, command, network=network, isolation=isolation, limits=limits),
         stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
         cwd=workspace,
         env=SANDBOX_ENV if isolation is Isolation.BWRAP else {**SANDBOX_ENV, "HOME": str(workspace)},
         start_new_session=True,
-        preexec_fn=_limit_setter(limits),
     )
     chunks: list[bytes] = []
     state = {"size": 0, "truncated": False, "over_disk": False}
@@ -287,8 +318,10 @@ async def run_command(
         if feeder is not None:
             feeder.cancel()
         _kill_tree(process)
-        with contextlib.suppress(ProcessLookupError):
-            await process.wait()
+        # On Python 3.11 `wait()` also waits for the output pipe to close, which a killed process
+        # tree (e.g. a fork bomb being torn down by the kernel) can hold for seconds: bound it.
+        with contextlib.suppress(ProcessLookupError, TimeoutError):
+            await asyncio.wait_for(process.wait(), REAP_WAIT_SECONDS)
     if not state["over_disk"]:
         state["over_disk"] = await asyncio.to_thread(disk_usage, workspace, disk_cap) > disk_cap
     return RunResult(

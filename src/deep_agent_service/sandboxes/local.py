@@ -25,6 +25,7 @@ import fcntl
 import json
 import os
 import shutil
+import stat
 import time
 import uuid
 from collections.abc import Awaitable, Coroutine, Mapping
@@ -42,12 +43,15 @@ from deepagents.backends.protocol import (
 from deepagents.backends.sandbox import BaseSandbox
 
 from deep_agent_service.sandboxes.isolation import (
+    HOST_UID_WHEN_ROOT,
     Isolation,
+    IsolationUnavailable,
     Limits,
     RunResult,
     check_isolation,
     prepare_root,
     run_command,
+    runs_as_root,
 )
 from deep_agent_service.sandboxes.provider import (
     DEFAULT_NAME_RULES,
@@ -165,6 +169,7 @@ class LocalSandbox(BaseSandbox):
         self._paths = _Paths(box)
         self._limits = limits
         self._network = network
+        self._root_ready = False  # mount points checked once per handle; repaired if bwrap fails
 
     @property
     def id(self) -> str:
@@ -183,7 +188,9 @@ class LocalSandbox(BaseSandbox):
         try:
             self._check_live(fd)
             os.utime(fd)
-            prepare_root(self._paths.workspace)
+            if not self._root_ready:
+                prepare_root(self._paths.workspace)
+                self._root_ready = True
         except BaseException:
             os.close(fd)
             raise
@@ -218,15 +225,21 @@ class LocalSandbox(BaseSandbox):
         except OSError as error:
             raise SandboxUnreachable(f"sandbox {self.name}: {error}") from error
         try:
-            return await run_command(
-                self._paths.workspace,
-                command,
-                limits=self._limits,
-                network=self._network,
-                timeout=timeout,
-                stdin=stdin,
-                output_bytes=output,
-            )
+            for attempt in range(2):
+                result = await run_command(
+                    self._paths.workspace,
+                    command,
+                    limits=self._limits,
+                    network=self._network,
+                    timeout=timeout,
+                    stdin=stdin,
+                    output_bytes=output,
+                )
+                if attempt or result.exit_code != 1 or not result.output.startswith(b"bwrap: "):
+                    break
+                # a command replaced a mount point of its root: restore the layout and retry once
+                await asyncio.to_thread(prepare_root, self._paths.workspace)
+            return result
         finally:
             await asyncio.to_thread(self._leave, fd)
 
@@ -328,6 +341,18 @@ class UnisolatedLocalSandbox(LocalShellBackend):
         return run_sync(self.aexecute(command, timeout=timeout))
 
 
+def _check_reachable_by_sandbox_user(root: Path) -> None:
+    """As root, sandboxes run as nobody: every directory above SANDBOX_ROOT must let it through."""
+    root.mkdir(parents=True, exist_ok=True)
+    for directory in (root, *root.parents):
+        if not directory.stat().st_mode & stat.S_IXOTH:
+            raise IsolationUnavailable(
+                f"SANDBOX_ROOT={root} is not reachable by the sandbox user (uid {HOST_UID_WHEN_ROOT}): "
+                f"{directory} has mode {stat.filemode(directory.stat().st_mode)}; choose a directory "
+                "every user may traverse (o+x on each parent)"
+            )
+
+
 class LocalProvider:
     """Sandboxes as directories under `root`; safe across processes sharing that directory."""
 
@@ -343,6 +368,8 @@ class LocalProvider:
     ) -> None:
         check_isolation(isolation)
         self.root = root.absolute()
+        if isolation is Isolation.BWRAP and runs_as_root():
+            _check_reachable_by_sandbox_user(self.root)
         self.limits = limits or Limits()
         self.isolation = isolation
         self.network = network
