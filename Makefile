@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system-packages run test lint typecheck unit integration bench clean aegra-venv aegra
+.PHONY: setup bubblewrap run test lint typecheck unit integration bench clean aegra-venv aegra
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (found " + sys.version.split()[0] + ")")'
@@ -14,17 +14,18 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev,openai,anthropic,postgres]'
 	@touch $(STAMP)
 
-setup: $(STAMP) system-packages
+setup: $(STAMP) bubblewrap
 
-# The local sandbox runs commands under bubblewrap (a Debian package). Installed when missing and
-# we can (root with apt-get); otherwise the server refuses to start and says how to install it,
-# unless SANDBOX_ISOLATION=none is set explicitly.
-system-packages:
-	@command -v bwrap >/dev/null || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    (apt-get install -y -qq bubblewrap >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq bubblewrap)) \
-	      || echo "warning: could not install bubblewrap; sandboxes need it (or SANDBOX_ISOLATION=none)"; \
-	  else echo "note: bubblewrap is not installed: 'sudo apt-get install bubblewrap' (sandboxes need it)"; fi; }
+# The local sandbox provider runs commands under bubblewrap (a Debian package). Installed when we
+# can (root + apt-get); otherwise say how. SANDBOX_ISOLATION=none is the explicit opt-out.
+bubblewrap:
+	@command -v bwrap >/dev/null 2>&1 && exit 0; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get install -y -qq bubblewrap >/dev/null 2>&1 || (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq bubblewrap >/dev/null 2>&1) \
+		|| echo "WARNING: could not install bubblewrap; sandboxes will refuse to run (see README: Sandboxes)"; \
+	else \
+		echo "WARNING: bubblewrap (bwrap) is missing: run 'sudo apt-get install bubblewrap' for sandboxes (see README: Sandboxes)"; \
+	fi
 
 run: setup
 	$(BIN)/python -m deep_agent_service.devserver $(if $(PORT),--port $(PORT))

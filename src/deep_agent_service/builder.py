@@ -29,7 +29,7 @@ from deep_agent_service.memory import (
 )
 from deep_agent_service.memory_middleware import ReadOnlyMountGuard, SeedOnceMiddleware, load_seed
 from deep_agent_service.models import chat_model
-from deep_agent_service.sandboxes import SandboxScope, sandbox_parts
+from deep_agent_service.sandboxes import SandboxScope, SyncedMount, sandbox_parts
 from deep_agent_service.settings import get_settings, validate_model_spec
 
 ASSISTANT_SETTINGS_KEY = "assistant_settings"
@@ -109,7 +109,11 @@ def build_agent(settings: AssistantSettings) -> CompiledStateGraph[Any, Any, Any
     """The compiled agent for one assistant configuration (cached: same settings, same object)."""
     model = chat_model(settings.model or get_settings().primary_model)
     mounts = assistant_mounts(settings)
-    sandbox = sandbox_parts(settings.sandbox_scope, network=settings.sandbox_network)
+    sandbox = sandbox_parts(
+        settings.sandbox_scope,
+        network=settings.sandbox_network,
+        synced=tuple(SyncedMount(m.prefix, m.scope, write_back=m.agent_writable) for m in mounts),
+    )
     middleware: list[AgentMiddleware[Any, Any]] = [
         *guardrail_middleware(settings.guardrails),  # guardrails first (outermost)
         TodoListMiddleware(),

@@ -193,6 +193,9 @@ class Settings(BaseSettings):
     sandbox_max_file_mb: int = Field(default=100, ge=1, description="Largest file a command may write.")
     sandbox_disk_mb: int = Field(default=1024, ge=1, description="Disk cap of one workspace.")
     sandbox_sync_max_file_bytes: int = Field(default=1024 * 1024, ge=1, description="Largest file synced in or out.")
+    sandbox_template: str | None = Field(
+        default=None, description="Cloud providers: the snapshot / image / blueprint new sandboxes start from."
+    )
     sandbox_server_url: str | None = Field(
         default=None, description="Reaper CLI: the LangGraph server asked whether threads/assistants exist."
     )

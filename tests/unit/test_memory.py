@@ -154,4 +154,5 @@ def test_assistant_settings_refuse_unknown_mounts() -> None:
 async def test_an_assistant_without_mounts_has_only_scratch() -> None:
     scratch_only = Harness(AssistantSettings(mounts=()))
     await scratch_only.say("write /memories/x.md\nhello")
-    assert scratch_only.store.search(("acme",)) == []
+    found = scratch_only.store.search(("acme",))
+    assert found == [], [(i.namespace, i.key) for i in found]

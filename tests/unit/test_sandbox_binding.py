@@ -162,12 +162,12 @@ async def test_no_sandbox_for_a_new_thread_while_the_provider_is_down() -> None:
 def _graph_with(backend: LazySandboxBackend) -> Any:
     from deepagents import create_deep_agent
 
-    from deep_agent_service.memory import DEFAULT_MOUNTS, build_backend
+    from deep_agent_service.memory import build_backend, mounts_for
     from deep_agent_service.offline_model import OfflineChatModel
 
     return create_deep_agent(
         model=OfflineChatModel(),
-        backend=build_backend(DEFAULT_MOUNTS, default=backend),
+        backend=build_backend(mounts_for(("memories",)), default=backend),
         middleware=[SandboxNoticeMiddleware(backend), SandboxFileSync(backend)],
     ).copy(update={"store": InMemoryStore(), "checkpointer": InMemorySaver()})
 

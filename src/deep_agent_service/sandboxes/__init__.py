@@ -15,10 +15,10 @@ from langchain.agents.middleware import AgentMiddleware
 from deep_agent_service.sandboxes.binding import LazySandboxBackend, SandboxNoticeMiddleware
 from deep_agent_service.sandboxes.provider import SandboxScope
 from deep_agent_service.sandboxes.registry import get_provider
-from deep_agent_service.sandboxes.sync import SandboxFileSync
+from deep_agent_service.sandboxes.sync import DEFAULT_SYNCED_MOUNTS, SandboxFileSync, SyncedMount
 from deep_agent_service.settings import get_settings
 
-__all__ = ["SandboxParts", "SandboxScope", "sandbox_parts"]
+__all__ = ["SandboxParts", "SandboxScope", "SyncedMount", "sandbox_parts"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,8 +27,13 @@ class SandboxParts:
     middleware: tuple[AgentMiddleware[Any, Any], ...]
 
 
-def sandbox_parts(scope: SandboxScope, *, network: bool = False) -> SandboxParts:
-    """The default backend and middleware for one assistant's sandbox settings."""
+def sandbox_parts(
+    scope: SandboxScope, *, network: bool = False, synced: tuple[SyncedMount, ...] = DEFAULT_SYNCED_MOUNTS
+) -> SandboxParts:
+    """The default backend and middleware for one assistant's sandbox settings.
+
+    `synced` are the memory mounts copied into the sandbox when a run binds it (and, where
+    `write_back`, copied back to the store after the run): only the mounts the assistant has."""
     if scope is SandboxScope.NONE:
         return SandboxParts(default=None, middleware=())
     settings = get_settings()
@@ -42,6 +47,6 @@ def sandbox_parts(scope: SandboxScope, *, network: bool = False) -> SandboxParts
         default=backend,
         middleware=(
             SandboxNoticeMiddleware(backend),
-            SandboxFileSync(backend, max_file_bytes=settings.sandbox_sync_max_file_bytes),
+            SandboxFileSync(backend, mounts=synced, max_file_bytes=settings.sandbox_sync_max_file_bytes),
         ),
     )

@@ -1,0 +1,96 @@
+"""LangSmith sandboxes (`SANDBOX_PROVIDER=langsmith`, extra `sandbox-langsmith`): a thin adapter.
+
+Boxes are looked up by name (`AsyncSandboxClient.get_sandbox`), created with the service's labels
+and `idle_ttl_seconds` (LangSmith stops idle boxes itself), and driven through deepagents'
+`LangSmithSandbox`. Credentials: `LANGSMITH_API_KEY` (read by the SDK). Not exercised live here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+from collections.abc import Mapping
+from typing import Any
+
+from deepagents.backends import LangSmithSandbox
+from deepagents.backends.protocol import SandboxBackendProtocol
+from langsmith import sandbox as ls
+
+from deep_agent_service.sandboxes.cloud import CloudProvider, matches
+from deep_agent_service.sandboxes.provider import (
+    NameRules,
+    SandboxError,
+    SandboxGone,
+    SandboxInfo,
+    SandboxUnreachable,
+)
+from deep_agent_service.settings import Settings
+
+NAME_RULES = NameRules(max_length=63)
+
+
+def create_params(
+    name: str, labels: Mapping[str, str], ttl_seconds: int, *, snapshot: str | None = None
+) -> dict[str, Any]:
+    """Keyword arguments of `AsyncSandboxClient.create_sandbox` for one of our sandboxes."""
+    params: dict[str, Any] = {"name": name, "labels": dict(labels), "idle_ttl_seconds": ttl_seconds}
+    if snapshot:
+        params["snapshot_name"] = snapshot
+    return params
+
+
+def classify(error: BaseException) -> SandboxError:
+    if isinstance(error, ls.ResourceNotFoundError):
+        return SandboxGone(f"LangSmith sandbox not found: {error}")
+    return SandboxUnreachable(f"LangSmith sandboxes: {type(error).__name__}: {error}")
+
+
+def _timestamp(value: str | None) -> float:
+    if not value:
+        return 0.0
+    return datetime.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+def info_of(box: Any) -> SandboxInfo:
+    return SandboxInfo(
+        name=box.name,
+        sandbox_id=box.id or box.name,
+        labels=dict(box.labels or {}),
+        created_at=_timestamp(box.created_at),
+    )
+
+
+class LangSmithProvider(CloudProvider):
+    name_rules = NAME_RULES
+
+    def __init__(self, client: ls.AsyncSandboxClient, *, snapshot: str | None = None) -> None:
+        self.client = client
+        self.snapshot = snapshot
+
+    def classify(self, error: BaseException) -> SandboxError:
+        return classify(error)
+
+    async def _find(self, name: str) -> SandboxBackendProtocol | None:
+        try:
+            box = await self.client.get_sandbox(name)
+        except ls.ResourceNotFoundError:
+            return None
+        return LangSmithSandbox(await asyncio.to_thread(box.to_sync))
+
+    async def _create(self, name: str, labels: Mapping[str, str], ttl_seconds: int) -> None:
+        await self.client.create_sandbox(**create_params(name, labels, ttl_seconds, snapshot=self.snapshot))
+
+    async def _remove(self, name: str) -> bool:
+        try:
+            await self.client.delete_sandbox(name)
+        except ls.ResourceNotFoundError:
+            return False
+        return True
+
+    async def _list(self, labels: Mapping[str, str]) -> list[SandboxInfo]:
+        return [info_of(box) for box in await self.client.list_sandboxes() if matches(box.labels, labels)]
+
+
+def provider_from_settings(settings: Settings, *, network: bool) -> LangSmithProvider:
+    # Network policy is the snapshot's (proxy_config); `network` is not mapped here.
+    return LangSmithProvider(ls.AsyncSandboxClient(), snapshot=settings.sandbox_template)

@@ -1,0 +1,153 @@
+"""Cloud adapters: name/label/TTL mapping and error classification against each SDK's interface.
+
+None of these services is reached from here (no network). The LangSmith SDK is a core dependency,
+so its adapter is also driven end to end against an in-memory stand-in of `AsyncSandboxClient`
+that raises the SDK's own exceptions. Daytona / Modal / Runloop classification tests need their
+extras installed (`pip install -e '.[sandbox-daytona]'` ...) and are skipped without them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from langsmith import sandbox as ls
+
+from deep_agent_service.sandboxes import daytona, langsmith, modal, runloop
+from deep_agent_service.sandboxes.provider import (
+    SandboxGone,
+    SandboxScope,
+    SandboxUnreachable,
+    encode_name,
+    sandbox_labels,
+    sandbox_name,
+)
+
+THREAD = "1f0c9a52-77aa-4bb0-9f55-0e7d2d1b8c3a"
+LABELS = sandbox_labels("deep-agent", SandboxScope.THREAD, THREAD)
+
+
+def test_names_are_deterministic_and_fit_every_provider() -> None:
+    for rules in (langsmith.NAME_RULES, daytona.NAME_RULES, modal.NAME_RULES, runloop.NAME_RULES):
+        name = sandbox_name("deep-agent", SandboxScope.THREAD, THREAD, rules)
+        assert name == f"deep-agent-thread-{THREAD}"[: rules.max_length] or len(name) <= rules.max_length
+        assert set(name) <= rules.allowed and len(name) <= rules.max_length
+        assert name == sandbox_name("deep-agent", SandboxScope.THREAD, THREAD, rules)
+
+
+def test_encoding_never_merges_two_ids() -> None:
+    names = {encode_name(raw) for raw in ("a|b", "a/b", "A-B", "a-b", "x" * 200, "x" * 201)}
+    assert len(names) == 6
+    assert all(len(name) <= 63 for name in names)
+
+
+def test_langsmith_mapping() -> None:
+    assert langsmith.create_params("n", LABELS, 900, snapshot="py311") == {
+        "name": "n",
+        "labels": LABELS,
+        "idle_ttl_seconds": 900,
+        "snapshot_name": "py311",
+    }
+
+
+def test_daytona_mapping() -> None:
+    params = daytona.create_params("n", LABELS, 3600, snapshot="base", network=False)
+    assert params["labels"] == LABELS and params["auto_stop_interval"] == 60 and params["network_block_all"]
+    assert daytona.create_params("n", LABELS, 61)["auto_stop_interval"] == 2  # minutes, rounded up
+
+
+def test_modal_mapping() -> None:
+    params = modal.create_params("n", LABELS, 1800, network=True)
+    assert params == {
+        "name": "n",
+        "tags": LABELS,
+        "idle_timeout": 1800,
+        "timeout": modal.MAX_LIFETIME_SECONDS,
+        "block_network": False,
+    }
+
+
+def test_runloop_mapping() -> None:
+    params = runloop.create_params("n", LABELS, 600, blueprint="bp")
+    assert params["metadata"] == LABELS and params["idempotency_key"] == "n"
+    assert params["launch_parameters"]["after_idle"] == {"idle_time_seconds": 600, "on_idle": "shutdown"}
+    assert params["blueprint_name"] == "bp"
+
+
+def test_langsmith_errors_are_classified() -> None:
+    assert isinstance(langsmith.classify(ls.ResourceNotFoundError("gone", "sandbox")), SandboxGone)
+    assert isinstance(langsmith.classify(ls.SandboxConnectionError("reset")), SandboxUnreachable)
+    assert isinstance(langsmith.classify(TimeoutError()), SandboxUnreachable)
+
+
+def test_daytona_errors_are_classified() -> None:
+    sdk = pytest.importorskip("daytona", reason="extra sandbox-daytona not installed")
+    assert isinstance(daytona.classify(sdk.DaytonaNotFoundError("no such sandbox")), SandboxGone)
+    assert isinstance(daytona.classify(sdk.DaytonaConnectionError("down")), SandboxUnreachable)
+    sdk.CreateSandboxFromSnapshotParams(**daytona.create_params("n", LABELS, 600, snapshot="s"))  # SDK accepts it
+
+
+def test_modal_errors_are_classified() -> None:
+    exceptions = pytest.importorskip("modal.exception", reason="extra sandbox-modal not installed")
+    assert isinstance(modal.classify(exceptions.NotFoundError("no such sandbox")), SandboxGone)
+    assert isinstance(modal.classify(exceptions.ConnectionError("down")), SandboxUnreachable)
+
+
+def test_runloop_errors_are_classified() -> None:
+    sdk = pytest.importorskip("runloop_api_client", reason="extra sandbox-runloop not installed")
+    import httpx
+
+    request = httpx.Request("GET", "http://runloop.invalid/devboxes/x")
+    not_found = sdk.NotFoundError("missing", response=httpx.Response(404, request=request), body=None)
+    assert isinstance(runloop.classify(not_found), SandboxGone)
+    assert isinstance(runloop.classify(sdk.APIConnectionError(request=request)), SandboxUnreachable)
+
+
+class _Box:
+    def __init__(self, name: str, labels: dict[str, str]) -> None:
+        self.name, self.labels, self.id, self.created_at = name, labels, f"id-{name}", "2026-01-01T00:00:00Z"
+
+    def to_sync(self) -> Any:
+        return ls.Sandbox(name=self.name, id=self.id)
+
+
+class InMemoryLangSmith:
+    """Stand-in for `AsyncSandboxClient`: same methods, the SDK's own exceptions; slow creates."""
+
+    def __init__(self) -> None:
+        self.boxes: dict[str, _Box] = {}
+        self.created: list[dict[str, Any]] = []
+
+    async def get_sandbox(self, name: str) -> _Box:
+        if name not in self.boxes:
+            raise ls.ResourceNotFoundError(f"sandbox {name} not found", "sandbox")
+        return self.boxes[name]
+
+    async def create_sandbox(self, **params: Any) -> _Box:
+        await asyncio.sleep(0.01)
+        if params["name"] in self.boxes:
+            raise ls.ResourceNameConflictError(f"sandbox {params['name']} exists", "sandbox")
+        self.created.append(params)
+        self.boxes[params["name"]] = _Box(params["name"], params["labels"])
+        return self.boxes[params["name"]]
+
+    async def delete_sandbox(self, name: str) -> None:
+        if self.boxes.pop(name, None) is None:
+            raise ls.ResourceNotFoundError(f"sandbox {name} not found", "sandbox")
+
+    async def list_sandboxes(self) -> list[_Box]:
+        return list(self.boxes.values())
+
+
+async def test_langsmith_adapter_create_race_lookup_list_and_delete() -> None:
+    client = InMemoryLangSmith()
+    provider = langsmith.LangSmithProvider(client, snapshot="py311")  # type: ignore[arg-type]
+    name = sandbox_name("deep-agent", SandboxScope.THREAD, THREAD, provider.name_rules)
+    results = await asyncio.gather(*(provider.get_or_create(name, LABELS, 600) for _ in range(5)))
+    assert len(client.boxes) == 1 and len({r.sandbox.id for r in results}) == 1
+    assert client.created[0]["idle_ttl_seconds"] == 600 and client.created[0]["labels"] == LABELS
+    assert [info.name for info in await provider.list({"owner": THREAD})] == [name]
+    assert await provider.list({"owner": "someone-else"}) == []
+    assert await provider.delete(name) and not await provider.delete(name)
+    assert await provider.get(name) is None
