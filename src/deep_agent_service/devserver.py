@@ -152,23 +152,31 @@ def start_server(
             f"(e.g. `lsof -i :{port}`) or choose another port (make run PORT={port + 1})"
         )
     full_env = {**os.environ, **(env or {})}
+    server = spawn(
+        langgraph_command(host, port, config), url=f"http://{host}:{port}", env=full_env, cwd=cwd, log_path=log_path
+    )
+    server.env = dict(env or {})
+    wait_until_ready(server, timeout)
+    return server
+
+
+def spawn(command: list[str], *, url: str, env: Mapping[str, str], cwd: Path, log_path: Path | None) -> DevServer:
+    """Start a server process in its own session (so it can be stopped as a group), logging to `log_path`."""
     log = None
     if log_path is not None:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         log = log_path.open("ab")
     process = subprocess.Popen(
-        langgraph_command(host, port, config),
+        command,
         cwd=cwd,
-        env=full_env,
+        env=dict(env),
         stdout=log,
         stderr=subprocess.STDOUT if log else None,
         start_new_session=True,
     )
     if log is not None:
         log.close()
-    server = DevServer(process=process, url=f"http://{host}:{port}", log_path=log_path, env=dict(env or {}))
-    wait_until_ready(server, timeout)
-    return server
+    return DevServer(process=process, url=url, log_path=log_path)
 
 
 @contextlib.contextmanager

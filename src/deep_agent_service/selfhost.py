@@ -25,6 +25,7 @@ from deep_agent_service.devserver import (
     DevServer,
     ServerStartError,
     port_is_free,
+    spawn,
     wait_until_ready,
 )
 
@@ -114,21 +115,8 @@ def start_aegra(
     # HOST/PORT are also read by Aegra's settings (SERVER_URL); keep them consistent with uvicorn.
     full_env = {**os.environ, **env, "HOST": host, "PORT": str(port)}
     command = [str(python), "-m", "uvicorn", "aegra_api.main:app", "--host", host, "--port", str(port)]
-    log = None
-    if log_path is not None:
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = log_path.open("ab")
-    process = subprocess.Popen(
-        command,
-        cwd=cwd,
-        env=full_env,
-        stdout=log,
-        stderr=subprocess.STDOUT if log else None,
-        start_new_session=True,
-    )
-    if log is not None:
-        log.close()
-    server = DevServer(process=process, url=f"http://{host}:{port}", log_path=log_path, env=dict(env))
+    server = spawn(command, url=f"http://{host}:{port}", env=full_env, cwd=cwd, log_path=log_path)
+    server.env = dict(env)
     try:
         wait_until_ready(server, timeout, path="/ready")
     except ServerStartError as error:
