@@ -341,7 +341,7 @@ class UnisolatedLocalSandbox(LocalShellBackend):
         return run_sync(self.aexecute(command, timeout=timeout))
 
 
-def _check_reachable_by_sandbox_user(root: Path) -> None:
+def check_reachable_by_sandbox_user(root: Path) -> None:
     """As root, sandboxes run as nobody: every directory above SANDBOX_ROOT must let it through."""
     root.mkdir(parents=True, exist_ok=True)
     for directory in (root, *root.parents):
@@ -369,7 +369,7 @@ class LocalProvider:
         check_isolation(isolation)
         self.root = root.absolute()
         if isolation is Isolation.BWRAP and runs_as_root():
-            _check_reachable_by_sandbox_user(self.root)
+            check_reachable_by_sandbox_user(self.root)
         self.limits = limits or Limits()
         self.isolation = isolation
         self.network = network
