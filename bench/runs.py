@@ -107,7 +107,7 @@ def server_rss_mib(server: DevServer) -> float:
 
 async def through_server() -> list[Row]:
     with tempfile.TemporaryDirectory(prefix="bench-runs-") as tmp:
-        Path(tmp).chmod(0o711)  # sandboxes (run as nobody under root) live below it
+        os.chmod(tmp, 0o711)  # sandboxes (run as nobody under root) live below it
         server = start_bench_server(Path(tmp))
         try:
             client = get_client(url=server.url)

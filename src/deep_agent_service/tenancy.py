@@ -9,12 +9,15 @@ shapes of `identity.namespace_for`. Anything without a handler below is denied.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
 from langgraph_sdk import Auth
 
 from deep_agent_service.credentials import Authenticator, build_authenticator, principal_dict
+from deep_agent_service.guardrails.config import resolve_config
+from deep_agent_service.guardrails.pii import PIIBlockedError, PIIFilter
 from deep_agent_service.identity import RunIdentity, Scope, encode_part, identity_from_user, stamp_run_assistant
 from deep_agent_service.settings import Settings, get_settings
 
@@ -112,16 +115,32 @@ async def create_thread(ctx: Auth.types.AuthContext, value: Any) -> None:
     _stamp(value, caller(ctx))
 
 
-async def create_run(ctx: Auth.types.AuthContext, value: Any) -> dict[str, str] | None:
-    who = caller(ctx)
-    if "kwargs" in value:  # langgraph-api: the filter keeps the run on the caller's own threads
-        _reject_spoofing(value["kwargs"] or {}, who, allow_settings=True)
-        return _owned(who)
-    # Aegra passes config/context at the top level, scopes runs to the user itself, and would take
-    # a returned dict as the config overrides: stamp the assistant id in place and return nothing.
-    _reject_spoofing(value, who, allow_settings=True)
-    stamp_run_assistant(value)
-    return None
+def run_creator(pii: PIIFilter) -> Any:  # the SDK types handlers per action; this one serves both servers
+    """The `threads.create_run` handler; `pii` filters the run's input before anything stores it."""
+
+    def filter_input(payload: dict[str, Any]) -> None:
+        if not pii.rules or not payload.get("input"):
+            return
+        try:
+            # Replaced in place: the first checkpoint and the first `values` event never hold the raw text.
+            payload["input"] = pii.value(payload["input"], Counter(), "user message")
+        except PIIBlockedError as blocked:
+            raise Auth.exceptions.HTTPException(status_code=422, detail=str(blocked)) from None
+
+    async def create_run(ctx: Auth.types.AuthContext, value: Any) -> dict[str, str] | None:
+        who = caller(ctx)
+        if "kwargs" in value:  # langgraph-api: the filter keeps the run on the caller's own threads
+            _reject_spoofing(value["kwargs"] or {}, who, allow_settings=True)
+            filter_input(value["kwargs"])
+            return _owned(who)
+        # Aegra passes config/context at the top level, scopes runs to the user itself, and would take
+        # a returned dict as the config overrides: stamp the assistant id in place and return nothing.
+        _reject_spoofing(value, who, allow_settings=True)
+        filter_input(value)
+        stamp_run_assistant(value)
+        return None
+
+    return create_run
 
 
 async def own_resources(ctx: Auth.types.AuthContext, value: Any) -> dict[str, str]:
@@ -183,7 +202,8 @@ async def store_access(ctx: Auth.types.AuthContext, value: dict[str, Any]) -> No
 
 def build_auth(settings: Settings | None = None) -> Auth:
     """The server's `Auth` object for the configured mode (misconfiguration fails here, at start-up)."""
-    authenticator: Authenticator = build_authenticator(settings or get_settings())
+    settings = settings or get_settings()
+    authenticator: Authenticator = build_authenticator(settings)
     auth = Auth()
 
     @auth.authenticate
@@ -194,7 +214,8 @@ def build_auth(settings: Settings | None = None) -> Auth:
 
     auth.on(deny_by_default)
     auth.on.threads.create(create_thread)
-    auth.on.threads.create_run(create_run)
+    # The deployment-wide PII rules (per-assistant ones apply inside the graph).
+    auth.on.threads.create_run(run_creator(PIIFilter(resolve_config(settings).pii)))
     auth.on(resources="threads", actions=["read", "update", "delete", "search"])(own_resources)
     auth.on.crons.create(create_cron)
     auth.on(resources="crons", actions=["read", "update", "delete", "search"])(own_resources)

@@ -259,10 +259,13 @@ async def test_no_raw_pii_reaches_provider_stream_state_or_store(
         guarded,
         f"please keep these safe:\n{CORPUS_TEXT}",  # user input
         assistant_id=aid,
-        stream_mode=["messages-tuple", "updates", "custom"],
+        stream_mode=["values", "messages-tuple", "updates", "custom", "debug"],
     )
     assert run["status"] == "success", run
     assert len(provider.requests) == 3
+    # ... nor any checkpoint of the thread, the first included (the input is filtered at the edge)
+    history = await guarded.threads.get_history(thread_id, limit=100)
+    assert _raw_samples_in([checkpoint["values"] for checkpoint in history]) == []
 
     assert _raw_samples_in([request.body for request in provider.requests]) == []
     assert _raw_samples_in([data for _event, data in events]) == []
@@ -274,10 +277,12 @@ async def test_no_raw_pii_reaches_provider_stream_state_or_store(
     reply = last_ai_text(state)
     assert "[REDACTED_EMAIL]" in reply and "[REDACTED_SECRET]" in reply and "<ip_hash:" in reply
     assert {event["detail"]["where"] for event in _guardrail_events(events, "pii")} >= {
-        "user message",
         "read_file result",
         "model output",
     }
+    # The user's message was filtered at the HTTP edge, before the run stored anything.
+    first_human = next(m for m in state["values"]["messages"] if m["type"] == "human")
+    assert "[REDACTED_EMAIL]" in first_human["content"] and "[REDACTED_SECRET]" in first_human["content"]
 
 
 async def test_streamed_values_and_messages_show_only_filtered_replies(
@@ -290,18 +295,25 @@ async def test_streamed_values_and_messages_show_only_filtered_replies(
     assert any("[REDACTED_EMAIL]" in text for text in _strings([data for _e, data in events]))
 
 
-async def test_a_blocked_type_in_the_user_message_ends_the_run_before_the_model(
+async def test_deployment_rules_filter_the_user_message_before_an_assistants_stricter_rule(
     guarded: LangGraphClient, provider: FaultProvider
 ) -> None:
+    """PII_SECRET=redact (deployment) applies at the edge; the assistant's `block` then sees no secret.
+
+    Deployment-wide rules run in the auth handler so no checkpoint ever holds the raw input; an
+    assistant's stricter rules apply inside the graph to everything else (tool results, model output:
+    see the next test)."""
     assistant = await guarded.assistants.create(
         graph_id="agent", config={"configurable": {"assistant_settings": {"guardrails": {"pii_secret": "block"}}}}
     )
-    thread_id, _run_record, events = await _run(guarded, f"my key is {SECRET}", assistant_id=assistant["assistant_id"])
-    assert provider.requests == []
-    final = last_ai_text(await guarded.threads.get_state(thread_id))
-    assert "blocked" in final and "PII_SECRET=block" in final
-    assert _raw_samples_in((await guarded.threads.get_state(thread_id))["values"]) == []
-    assert _guardrail_events(events, "pii")[0]["action"] == "blocked"
+    provider.script(Reply("noted"))
+    thread_id, run, _events = await _run(guarded, f"my key is {SECRET}", assistant_id=assistant["assistant_id"])
+    assert run["status"] == "success"
+    assert _raw_samples_in([request.body for request in provider.requests]) == []
+    assert "[REDACTED_SECRET]" in json.dumps(provider.requests[0].body)
+    assert SECRET not in json.dumps(provider.requests[0].body)
+    history = await guarded.threads.get_history(thread_id, limit=50)
+    assert SECRET not in json.dumps([checkpoint["values"] for checkpoint in history])
 
 
 async def test_a_blocked_type_in_the_model_output_fails_the_run(
