@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup bubblewrap run test lint typecheck unit integration bench clean aegra-venv aegra
+.PHONY: setup bubblewrap browser web run test lint typecheck unit integration bench clean aegra-venv aegra
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (found " + sys.version.split()[0] + ")")'
@@ -16,18 +16,39 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP) bubblewrap
 
-# The local sandbox provider runs commands under bubblewrap (a Debian package). Installed when we
-# can (root + apt-get); otherwise say how. SANDBOX_ISOLATION=none is the explicit opt-out.
-bubblewrap:
-	@command -v bwrap >/dev/null 2>&1 && exit 0; \
+# Debian packages installed when we can (root + apt-get; waits for another apt to finish); otherwise
+# say how. $(call apt_install,COMMAND,PACKAGE,WHAT FAILS WITHOUT IT)
+APT := apt-get -o DPkg::Lock::Timeout=600 -y -qq
+define apt_install
+	@command -v $(1) >/dev/null 2>&1 && exit 0; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-		apt-get install -y -qq bubblewrap >/dev/null 2>&1 || (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq bubblewrap >/dev/null 2>&1) \
-		|| echo "WARNING: could not install bubblewrap; sandboxes will refuse to run (see README: Sandboxes)"; \
+		$(APT) install $(2) >/dev/null 2>&1 || ($(APT) update >/dev/null 2>&1 && $(APT) install $(2) >/dev/null 2>&1) \
+		|| echo "WARNING: could not install $(2): $(3)"; \
 	else \
-		echo "WARNING: bubblewrap (bwrap) is missing: run 'sudo apt-get install bubblewrap' for sandboxes (see README: Sandboxes)"; \
+		echo "WARNING: $(1) is missing: run 'sudo apt-get install $(2)'; $(3)"; \
 	fi
+endef
 
-run: setup
+# The local sandbox provider runs commands under bubblewrap. SANDBOX_ISOLATION=none is the explicit opt-out.
+bubblewrap:
+	$(call apt_install,bwrap,bubblewrap,sandboxes will refuse to run (see README: Sandboxes))
+
+# The browser tests drive Debian's Chromium (/usr/bin/chromium) with Playwright; no browser download.
+browser:
+	$(call apt_install,chromium,chromium,the browser tests cannot run)
+
+# The web UI (web/, React + Vite) built into web/dist, which the server serves at /ui.
+# Rebuilt only when a source changed; without npm the service still runs, without /ui.
+WEB_SOURCES := $(shell find web/src -type f 2>/dev/null) web/index.html web/vite.config.ts web/tsconfig.json
+web/node_modules/.package-lock.json: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+web/dist/index.html: web/node_modules/.package-lock.json $(WEB_SOURCES)
+	cd web && npm run --silent build -- --logLevel warn
+web:
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory web/dist/index.html; \
+	else echo "WARNING: npm is missing, so the web UI (/ui) is not built: install Node.js 20+ and npm (apt-get install nodejs npm)"; fi
+
+run: setup web
 	$(BIN)/python -m deep_agent_service.devserver $(if $(PORT),--port $(PORT))
 
 # Self-hosted: Aegra (Python >= 3.12, its own venv) on the machine's PostgreSQL and Redis.
@@ -48,7 +69,7 @@ typecheck: setup
 unit: setup
 	$(BIN)/pytest tests/unit
 
-test: lint typecheck
+test: lint typecheck web browser
 	$(BIN)/pytest
 
 bench: setup

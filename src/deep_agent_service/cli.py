@@ -183,17 +183,14 @@ async def memories(session: Session, scope: str | None, assistant: str, show: bo
     async with httpx.AsyncClient(base_url=session.url, headers=session.headers, timeout=30) as http:
         response = await http.get("/whoami", params={"assistant_id": assistant_id})
     response.raise_for_status()
-    namespaces: dict[str, list[str]] = response.json()["namespaces"]
-    mounts = {"private": "/memories/", "user": "/profile/", "assistant": "/shared/", "org": "/policies/"}
-    mounts["skills"] = "/skills/"
-    for name, namespace in namespaces.items():
-        if scope and scope not in (name, mounts[name].strip("/")):
+    for mount in response.json()["mounts"]:
+        if scope and scope not in (mount["scope"], mount["name"]):
             continue
-        items = (await session.client.store.search_items(tuple(namespace), limit=100))["items"]
+        items = (await session.client.store.search_items(tuple(mount["namespace"]), limit=100))["items"]
         for item in items:
             value = item["value"]
             writer = (value.get("written_by") or {}).get("user", "?")
-            path = mounts[name] + item["key"].lstrip("/")
+            path = mount["prefix"] + item["key"].lstrip("/")
             session.console.print(f"{path}  ({len(value.get('content', ''))} chars, by {writer})", markup=False)
             if show:
                 session.console.print(value.get("content", ""), markup=False, highlight=False)

@@ -250,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, stop_on_signal)
     signal.signal(signal.SIGHUP, stop_on_signal)
     print(f"Deep Agent service ready: {server.url}")
-    print(f"  API docs: {server.url}/docs    health: {server.url}/healthz")
+    print(f"  Web UI:   {server.url}/ui/    API docs: {server.url}/docs    health: {server.url}/healthz")
     print("  Try it:   python examples/chat.py 'remember I like green tea'    (Ctrl-C stops the server)")
     try:
         return server.process.wait()

@@ -1,4 +1,5 @@
-"""Extra HTTP routes mounted into the LangGraph server through `langgraph.json` `http.app`.
+"""Extra HTTP routes mounted into the LangGraph server through `langgraph.json` `http.app`:
+`/healthz`, `/whoami` and the web UI's static files at `/ui` (built from `web/` by `make web`).
 
 Its lifespan (merged into the server's by langgraph-api) starts background jobs: the sandbox
 reaper, which asks the server itself (in-process langgraph-sdk client) which threads still exist.
@@ -9,17 +10,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from fastapi import FastAPI
 from langgraph_sdk import Auth
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from deep_agent_service import __version__
 from deep_agent_service.credentials import build_authenticator
 from deep_agent_service.identity import RunIdentity, Scope, namespace_for
+from deep_agent_service.memory import MOUNTS
 from deep_agent_service.operations import probe_sandbox_provider, probe_store
 from deep_agent_service.settings import get_settings
 
@@ -65,8 +69,38 @@ async def whoami(request: Request) -> JSONResponse:
             "org": who.org,
             "role": who.role,
             "namespaces": {scope.value: list(namespace_for(scope, who)) for scope in scopes},
+            # What clients show as the agent's memory filesystem: each mount and where it lives.
+            "mounts": [
+                {
+                    "name": mount.name,
+                    "prefix": mount.prefix,
+                    "scope": mount.scope.value,
+                    "namespace": list(namespace_for(mount.scope, who)),
+                    "agent_writable": mount.agent_writable,
+                }
+                for mount in MOUNTS.values()
+                if mount.scope in scopes
+            ],
         }
     )
+
+
+WEB_DIST = Path(__file__).resolve().parents[2] / "web" / "dist"
+
+
+async def ui_not_built(request: Request) -> Response:
+    return PlainTextResponse(
+        f"The web UI is not built ({WEB_DIST} has no index.html): run `make web` (needs Node.js 20+ and npm).",
+        status_code=503,
+    )
+
+
+def ui_routes(dist: Path = WEB_DIST) -> list[BaseRoute]:
+    """`/ui/` serves the built single-page app; its API calls go to this same server."""
+    redirect = Route("/ui", lambda request: RedirectResponse("/ui/"))
+    if not (dist / "index.html").is_file():
+        return [redirect, Route("/ui/{path:path}", ui_not_built)]
+    return [redirect, Mount("/ui", app=StaticFiles(directory=dist, html=True), name="ui")]
 
 
 @contextlib.asynccontextmanager
@@ -88,7 +122,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
 # FastAPI (a Starlette subclass): langgraph-api mounts any Starlette app, Aegra requires FastAPI.
 # No docs routes of its own, so the server's /docs stays visible.
 app = FastAPI(
-    routes=[Route("/healthz", healthz), Route("/whoami", whoami)],
+    routes=[Route("/healthz", healthz), Route("/whoami", whoami), *ui_routes()],
     lifespan=lifespan,
     docs_url=None,
     redoc_url=None,

@@ -1,0 +1,43 @@
+import { useState, type FormEvent, type KeyboardEvent } from "react";
+
+interface Props {
+  disabled: boolean;
+  onSend: (text: string) => void;
+  onStop?: () => void;
+}
+
+/** Enter sends, Shift+Enter is a new line (the offline model's `write <path>` takes content on the next lines). */
+export function Composer({ disabled, onSend, onStop }: Props) {
+  const [text, setText] = useState("");
+  const submit = (event?: FormEvent) => {
+    event?.preventDefault();
+    if (disabled || !text.trim()) return;
+    onSend(text);
+    setText("");
+  };
+  const onKeyDown = (event: KeyboardEvent<HTMLTextAreaElement>) => {
+    if (event.key === "Enter" && !event.shiftKey) submit(event);
+  };
+  return (
+    <form className="composer" onSubmit={submit}>
+      <textarea
+        aria-label="message"
+        data-testid="composer"
+        placeholder="Message the agent (try: plan: research; write; review)"
+        value={text}
+        rows={2}
+        onChange={(event) => setText(event.target.value)}
+        onKeyDown={onKeyDown}
+      />
+      {onStop ? (
+        <button type="button" onClick={onStop} data-testid="stop">
+          Stop
+        </button>
+      ) : (
+        <button type="submit" disabled={disabled || !text.trim()} data-testid="send">
+          Send
+        </button>
+      )}
+    </form>
+  );
+}

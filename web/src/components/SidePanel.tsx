@@ -1,0 +1,122 @@
+import type { ToolCallWithResult } from "@langchain/langgraph-sdk";
+import type { SubagentStreamInterface } from "@langchain/langgraph-sdk/react";
+import type { MemoryFile, Mount } from "../api";
+import type { GuardrailEvent, Todo } from "../types";
+
+interface Props {
+  todos: Todo[];
+  stateFiles: Record<string, { content?: unknown }>;
+  toolCalls: ToolCallWithResult[];
+  subagents: SubagentStreamInterface[];
+  memories: MemoryFile[];
+  memoryError: string | null;
+  mounts: Mount[];
+  events: GuardrailEvent[];
+}
+
+const TODO_MARK: Record<Todo["status"], string> = { pending: "○", in_progress: "◐", completed: "●" };
+const FILE_TOOLS = new Set(["write_file", "edit_file"]);
+
+/**
+ * Scratch files of this conversation: the thread's state files (sandbox_scope "none") and the
+ * paths the agent wrote outside the memory mounts (they live in the sandbox).
+ */
+function scratchFiles(stateFiles: Props["stateFiles"], toolCalls: ToolCallWithResult[], mounts: Mount[]): string[] {
+  const inMemory = (path: string) => mounts.some((m) => path.startsWith(m.prefix));
+  const written = toolCalls
+    .filter(({ call, result }) => FILE_TOOLS.has(call.name) && result?.status !== "error")
+    .map(({ call }) => String((call.args as { file_path?: unknown }).file_path ?? ""));
+  return [...new Set([...Object.keys(stateFiles), ...written])].filter((p) => p && !inMemory(p)).sort();
+}
+
+function Section({ title, testId, children }: { title: string; testId: string; children: React.ReactNode }) {
+  return (
+    <section className="panel-section" data-testid={testId}>
+      <h3>{title}</h3>
+      {children}
+    </section>
+  );
+}
+
+export function SidePanel({ todos, stateFiles, toolCalls, subagents, memories, memoryError, mounts, events }: Props) {
+  const scratch = scratchFiles(stateFiles, toolCalls, mounts);
+  return (
+    <aside className="side-panel">
+      <Section title="Todos" testId="todos">
+        {todos.length === 0 ? (
+          <p className="muted">No plan yet.</p>
+        ) : (
+          <ul>
+            {todos.map((todo, index) => (
+              <li key={index} className={`todo ${todo.status}`} data-testid="todo">
+                <span className="mark">{TODO_MARK[todo.status] ?? "○"}</span> {todo.content}
+              </li>
+            ))}
+          </ul>
+        )}
+      </Section>
+      {subagents.length > 0 && (
+        <Section title="Subagents" testId="subagents">
+          <ul>
+            {subagents.map((agent) => (
+              <li key={agent.id} data-testid="subagent" className={`subagent ${agent.status}`}>
+                <strong>{String((agent.toolCall.args as { subagent_type?: unknown }).subagent_type ?? "subagent")}</strong>{" "}
+                <span className="status">{agent.status}</span>
+                <div className="muted">{String((agent.toolCall.args as { description?: unknown }).description ?? "")}</div>
+              </li>
+            ))}
+          </ul>
+        </Section>
+      )}
+      <Section title="Scratch files" testId="scratch-files">
+        {scratch.length === 0 ? (
+          <p className="muted">None in this conversation.</p>
+        ) : (
+          <ul>
+            {scratch.map((path) => (
+              <li key={path} data-testid="scratch-file">
+                <code>{path}</code>
+              </li>
+            ))}
+          </ul>
+        )}
+      </Section>
+      <Section title="Memory" testId="memories">
+        {memoryError && <p className="banner error">{memoryError}</p>}
+        {mounts.map((mount) => {
+          const files = memories.filter((file) => file.mount.prefix === mount.prefix);
+          return (
+            <details key={mount.prefix} open={files.length > 0} data-testid={`mount-${mount.name}`}>
+              <summary>
+                <code>{mount.prefix}</code> <span className="muted">{mount.scope}{mount.agent_writable ? "" : ", read-only"} · {files.length}</span>
+              </summary>
+              {files.map((file) => (
+                <details key={file.path} className="memory-file" data-testid="memory-file">
+                  <summary>
+                    <code>{file.path}</code>
+                    {file.writtenBy && <span className="muted"> by {file.writtenBy}</span>}
+                  </summary>
+                  <pre>{file.content}</pre>
+                </details>
+              ))}
+            </details>
+          );
+        })}
+      </Section>
+      <Section title="Guardrail events" testId="events">
+        {events.length === 0 ? (
+          <p className="muted">None in this conversation.</p>
+        ) : (
+          <ul>
+            {events.map((event, index) => (
+              <li key={index} data-testid="guardrail-event">
+                <strong>{event.guardrail}</strong>: {event.action}
+                {event.detail && <span className="muted"> {JSON.stringify(event.detail)}</span>}
+              </li>
+            ))}
+          </ul>
+        )}
+      </Section>
+    </aside>
+  );
+}
