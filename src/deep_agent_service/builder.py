@@ -28,6 +28,7 @@ from deep_agent_service.memory import (
     read_only_permissions,
 )
 from deep_agent_service.memory_middleware import ReadOnlyMountGuard, SeedOnceMiddleware, load_seed
+from deep_agent_service.middleware_fusion import fuse
 from deep_agent_service.models import chat_model
 from deep_agent_service.sandboxes import SandboxScope, SyncedMount, sandbox_parts
 from deep_agent_service.settings import get_settings, validate_model_spec
@@ -126,7 +127,8 @@ def build_agent(settings: AssistantSettings) -> CompiledStateGraph[Any, Any, Any
         model=model,
         system_prompt=system_prompt(settings),
         backend=build_backend(mounts, default=sandbox.default),
-        middleware=middleware,
+        # one middleware: one graph node per hook kind instead of one per hook (see middleware_fusion)
+        middleware=[fuse("DeepAgentService", middleware)],
         permissions=read_only_permissions(mounts),
         skills=["/skills/"] if "skills" in settings.mounts else None,
         interrupt_on={tool: dict(APPROVAL) for tool in settings.interrupt_on} or None,  # type: ignore[misc]
