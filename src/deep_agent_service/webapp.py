@@ -97,7 +97,7 @@ async def ui_not_built(request: Request) -> Response:
 
 def ui_routes(dist: Path = WEB_DIST) -> list[BaseRoute]:
     """`/ui/` serves the built single-page app; its API calls go to this same server."""
-    redirect = Route("/ui", lambda request: RedirectResponse("/ui/"))
+    redirect = Route("/ui", lambda request: RedirectResponse(request.url.replace(path="/ui/")))
     if not (dist / "index.html").is_file():
         return [redirect, Route("/ui/{path:path}", ui_not_built)]
     return [redirect, Mount("/ui", app=StaticFiles(directory=dist, html=True), name="ui")]

@@ -60,6 +60,7 @@ export function App() {
   const changeCredential = (value: string) => {
     saveCredential(value);
     setProblem(null);
+    setWho(null); // nothing talks to the server with the new credential until /whoami accepts it
     setCredential(value);
   };
 

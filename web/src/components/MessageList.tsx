@@ -60,7 +60,7 @@ export function MessageList({ messages, getToolCalls, loading }: Props) {
         const calls = message.type === "ai" ? getToolCalls(message as AIMessage) : [];
         return (
           <div key={message.id ?? index} className={`message ${message.type}`} data-testid={`message-${message.type}`}>
-            {text && <div className="text">{text}</div>}
+            {text && <div className="text" data-testid="message-text">{text}</div>}
             {calls.length > 0 && <ToolCalls calls={calls} />}
           </div>
         );

@@ -1,0 +1,84 @@
+"""Browser tests: Playwright drives Debian's Chromium against the web UI served by a real `langgraph dev`.
+
+The server runs in `api_keys` mode, so every test also proves the UI sends the key on its calls.
+Screenshots land in `docs/` (the README shows them).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from langgraph_sdk import get_client
+from langgraph_sdk.client import LangGraphClient
+from playwright.async_api import Browser, Page, async_playwright
+
+from deep_agent_service.devserver import PROJECT_ROOT, DevServer
+from deep_agent_service.webapp import WEB_DIST
+from tests.support.server import launch
+from tests.support.services import require
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_INSTALLED = Path(CHROMIUM).is_file()
+# What the machine's probe found Chromium needs here: no sandbox as root, no calls to the network.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ADMIN_KEY = "e2e-admin-key"
+SCREENSHOTS = PROJECT_ROOT / "docs"
+CREDENTIAL_STORAGE_KEY = "deep-agent:credential"  # web/src/api.ts
+
+
+@pytest.fixture(scope="session")
+def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
+    require((WEB_DIST / "index.html").is_file(), f"the web UI is not built in {WEB_DIST}: run `make web`")
+    keys = {ADMIN_KEY: {"user": "alice", "org": "acme", "role": "admin"}}
+    server = launch(
+        Path(tmp_path_factory.mktemp("ui")), env={"AUTH_MODE": "api_keys", "AUTH_API_KEYS": json.dumps(keys)}
+    )
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def api(ui_server: DevServer) -> LangGraphClient:
+    return get_client(url=ui_server.url, api_key=ADMIN_KEY)
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    require(CHROMIUM_INSTALLED, f"Chromium is not installed at {CHROMIUM}: run `make browser`")
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        await launched.close()
+
+
+@pytest.fixture
+async def page(browser: Browser) -> AsyncIterator[Page]:
+    """A fresh browser profile that already holds the admin's key (as if typed in once before)."""
+    context = await browser.new_context(viewport={"width": 1400, "height": 820})
+    await context.add_init_script(f"window.localStorage.setItem({CREDENTIAL_STORAGE_KEY!r}, {ADMIN_KEY!r})")
+    errors: list[str] = []
+    opened = await context.new_page()
+    opened.on("pageerror", lambda error: errors.append(str(error)))
+    opened.set_default_timeout(30_000)
+    yield opened
+    await context.close()
+    assert errors == [], f"the page raised: {errors}"
+
+
+async def screenshot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(SCREENSHOTS / f"ui-{name}.png"))

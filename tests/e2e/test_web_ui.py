@@ -1,0 +1,145 @@
+"""The web UI at /ui, driven in Chromium against the real server: plans, memory across threads,
+a reload during a run, approvals, and the credential on every call."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from urllib.parse import parse_qs, urlparse
+
+from langgraph_sdk.client import LangGraphClient
+from playwright.async_api import Page, Request, expect
+
+from deep_agent_service.devserver import DevServer
+from tests.e2e.conftest import ADMIN_KEY, screenshot
+
+
+async def send(page: Page, text: str) -> None:
+    await page.get_by_test_id("composer").fill(text)
+    await page.get_by_test_id("send").click()
+
+
+async def wait_idle(page: Page) -> None:
+    """The run is over: the composer's Send button is back (it is a Stop button while a run goes)."""
+    await expect(page.get_by_test_id("send")).to_be_visible(timeout=60_000)
+
+
+def thread_of(page: Page) -> str:
+    return parse_qs(urlparse(page.url).query)["thread"][0]
+
+
+async def test_a_plan_shows_as_todos(page: Page, ui_server: DevServer) -> None:
+    await page.goto(f"{ui_server.url}/ui")
+    await expect(page.get_by_test_id("empty-state")).to_be_visible()
+    await expect(page.get_by_test_id("who")).to_have_text("alice @ acme (admin)")
+    await screenshot(page, "empty")
+
+    await send(page, "plan: research the market; write the report")
+    await wait_idle(page)
+    await expect(page.get_by_test_id("todo")).to_have_text(["○ research the market", "○ write the report"])
+    await expect(page.get_by_test_id("message-ai").last).to_contain_text("research the market")
+
+
+async def test_a_memory_reaches_a_new_thread(page: Page, ui_server: DevServer) -> None:
+    await page.goto(f"{ui_server.url}/ui")
+    await send(page, "remember I like green tea")
+    await wait_idle(page)
+    first_thread = thread_of(page)
+    await expect(page.get_by_test_id("memory-file")).to_contain_text(["/memories/notes.md"])
+
+    await page.get_by_test_id("new-thread").click()
+    await expect(page.get_by_test_id("empty-state")).to_be_visible()
+    await send(page, "what do you remember?")
+    await wait_idle(page)
+    assert thread_of(page) != first_thread
+    await expect(page.get_by_test_id("message-ai").last).to_contain_text("I like green tea")
+
+    # A conversation with a plan and a scratch file, for the README.
+    await send(page, "plan: draft; review")
+    await wait_idle(page)
+    await send(page, "write /drafts/offer.md\nDear Alex, ...")
+    await wait_idle(page)
+    await expect(page.get_by_test_id("scratch-file")).to_have_text(["/drafts/offer.md"])
+    await page.get_by_test_id("memory-file").first.locator("summary").click()
+    await screenshot(page, "conversation")
+
+    # The thread list holds both conversations and switches between them.
+    await page.locator(f'[data-testid="thread"][title="{first_thread}"]').click()
+    await expect(page.get_by_test_id("message-human").first).to_have_text("remember I like green tea")
+
+
+async def test_a_reload_during_a_run_rejoins_it_and_never_resubmits(
+    page: Page, ui_server: DevServer, api: LangGraphClient
+) -> None:
+    await page.goto(f"{ui_server.url}/ui")
+    await send(page, "run sleep 4; echo slow-run-finished")
+    await expect(page.get_by_test_id("working")).to_be_visible()
+    thread = thread_of(page)
+    runs = await api.runs.list(thread)
+    assert [run["status"] for run in runs] in (["pending"], ["running"])
+
+    await page.reload()
+    await expect(page.get_by_test_id("message-human")).to_have_text(["run sleep 4; echo slow-run-finished"])
+    await expect(page.get_by_test_id("message-ai").last).to_contain_text("slow-run-finished", timeout=60_000)
+    await wait_idle(page)
+
+    runs = await api.runs.list(thread)
+    assert [run["status"] for run in runs] == ["success"], "the reload must rejoin the run, not start another"
+    state = await api.threads.get_state(thread)
+    humans = [m for m in state["values"]["messages"] if m["type"] == "human"]
+    assert len(humans) == 1
+    answers = page.get_by_test_id("message-ai").get_by_test_id("message-text")
+    await expect(answers.filter(has_text="slow-run-finished")).to_have_count(1)
+
+
+async def test_an_approval_in_the_ui_resumes_the_run(page: Page, ui_server: DevServer, api: LangGraphClient) -> None:
+    assistant = await api.assistants.create(
+        graph_id="agent",
+        name="careful-writer",
+        config={"configurable": {"assistant_settings": {"interrupt_on": ["write_file"]}}},
+    )
+    await page.goto(f"{ui_server.url}/ui?assistant={assistant['assistant_id']}")
+    await send(page, "write /memories/decision.md\nship on Friday")
+    approval = page.get_by_test_id("approval")
+    await expect(approval).to_be_visible(timeout=60_000)
+    requested = page.get_by_test_id("approval-action")
+    await expect(requested).to_contain_text('write_file({"file_path":"/memories/decision.md"')
+    thread = thread_of(page)
+    assert (await api.threads.get(thread))["status"] == "interrupted"
+    assert (await api.store.search_items(("acme", "private", assistant["assistant_id"], "alice")))["items"] == []
+    await screenshot(page, "approval")
+
+    await page.get_by_test_id("approve").click()
+    await expect(approval).to_be_hidden()
+    await expect(page.get_by_test_id("message-ai").last).to_contain_text("Updated file /memories/decision.md")
+    await wait_idle(page)
+    items = (await api.store.search_items(("acme", "private", assistant["assistant_id"], "alice")))["items"]
+    assert [item["value"]["content"] for item in items] == ["ship on Friday"]
+    assert (await api.threads.get(thread))["status"] == "idle"
+    await expect(page.get_by_test_id("memory-file")).to_contain_text(["/memories/decision.md"])
+
+
+async def test_every_api_call_carries_the_key_and_a_wrong_key_is_refused(
+    page: Page, ui_server: DevServer, api: LangGraphClient
+) -> None:
+    thread = (await api.threads.create())["thread_id"]
+    await api.runs.wait(thread, "agent", input={"messages": [{"role": "user", "content": "plan: one; two"}]})
+    calls: list[Request] = []
+    # Everything but the UI's own page and assets (those are static and public) is an API call.
+    page.on("request", lambda request: None if urlparse(request.url).path.startswith("/ui") else calls.append(request))
+
+    await page.goto(f"{ui_server.url}/ui?thread={thread}")
+    await expect(page.get_by_test_id("todo")).to_have_count(2)
+    await send(page, "plan: three")
+    await wait_idle(page)
+    await asyncio.sleep(0.5)  # let the post-run refreshes (threads, memories) go out
+    paths = {urlparse(call.url).path for call in calls}
+    assert any(re.fullmatch(r"/threads/[^/]+/history", path) for path in paths), paths
+    assert any(path.endswith("/runs/stream") for path in paths), paths
+    assert {"/whoami", "/assistants/search", "/threads/search", "/store/items/search"} <= paths
+    without_key = [call.url for call in calls if call.headers.get("x-api-key") != ADMIN_KEY]
+    assert without_key == []
+
+    await page.get_by_test_id("credential").fill("not-a-key")
+    await page.get_by_test_id("credential-save").click()
+    await expect(page.get_by_test_id("problem")).to_contain_text("refused")
