@@ -166,6 +166,23 @@ async def test_sleep_is_killed_at_the_time_limit(box: SandboxBackendProtocol) ->
     assert (await box.aexecute("echo alive")).output == "alive\n"
 
 
+async def test_a_cancelled_command_is_killed(box: SandboxBackendProtocol) -> None:
+    running = asyncio.create_task(box.aexecute("sleep 1; echo late > /late.txt"))
+    await asyncio.sleep(0.3)
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    await asyncio.sleep(1.5)
+    assert "late.txt" not in (await box.aexecute("ls /")).output
+
+
+async def test_big_transfers_pass_through_the_command_pipes_intact(box: SandboxBackendProtocol) -> None:
+    payload = os.urandom(3 * 1024 * 1024)  # far more than a pipe buffer, both ways
+    assert [r.error for r in await box.aupload_files([("/big.bin", payload)])] == [None]
+    (downloaded,) = await box.adownload_files(["/big.bin"])
+    assert downloaded.content == payload
+
+
 async def test_memory_limit(box: SandboxBackendProtocol) -> None:
     result = await box.aexecute("python3 -c 'x = bytearray(2 * 1024 ** 3)'")
     assert result.exit_code != 0 and "MemoryError" in result.output

@@ -17,18 +17,25 @@ The disk cap is a soft cap: a fast writer can overshoot it by what it writes bet
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import functools
 import os
+import select
+import selectors
 import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import TypeVar
 
+T = TypeVar("T")
 SANDBOX_UID = 1000
 # When the server runs as root, sandboxes run as this host uid (nobody): the kernel exempts uid 0
 # from the process limit, and no sandbox file should belong to root on the host.
@@ -243,9 +250,174 @@ def disk_usage(path: Path, stop_above: int | None = None) -> int:
     return total
 
 
-def _kill_tree(process: asyncio.subprocess.Process) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
+def _kill_group(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def _reap(process: subprocess.Popen[bytes]) -> None:
+    """Wait for the killed command, at most REAP_WAIT_SECONDS (a fork bomb's teardown can take long).
+
+    With a pidfd the wait ends the moment the process exits; `Popen.wait(timeout)` polls with
+    growing sleeps instead, which adds up to a millisecond to every command."""
+    try:
+        pidfd = os.pidfd_open(process.pid)
+    except (AttributeError, OSError):  # no pidfd (old kernel), or already reaped
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(REAP_WAIT_SECONDS)
+        return
+    try:
+        select.select([pidfd], [], [], REAP_WAIT_SECONDS)
+    finally:
+        os.close(pidfd)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(0)
+
+
+# Commands run in worker threads of their own pool: a command may take minutes, and must never
+# hold one of the event loop's default-executor threads (few, shared by the whole server).
+_COMMAND_THREADS = concurrent.futures.ThreadPoolExecutor(max_workers=256, thread_name_prefix="sandbox-command")
+
+
+class CommandJob:
+    """One command run to completion in a worker thread (see `run_command` for why a thread).
+
+    Blocking, plain `subprocess.Popen` (vfork) plus one `select` loop for output, input, the
+    time limit and the disk poll costs less than asyncio's subprocess plumbing (a child-watcher
+    thread per process, pipe transports, three tasks, a thread hop for the disk check).
+    `kill()` may be called from any thread: the process tree dies, the loop sees EOF and returns.
+    """
+
+    def __init__(
+        self,
+        workspace: Path,
+        command: str,
+        *,
+        limits: Limits,
+        network: bool = False,
+        isolation: Isolation = Isolation.BWRAP,
+        timeout: float | None = None,
+        stdin: bytes | None = None,
+        output_bytes: int | None = None,
+    ) -> None:
+        self.argv = build_argv(workspace, command, network=network, isolation=isolation, limits=limits)
+        self.env = SANDBOX_ENV if isolation is Isolation.BWRAP else {**SANDBOX_ENV, "HOME": str(workspace)}
+        self.workspace = workspace
+        self.timeout = timeout if timeout is not None else limits.timeout_seconds
+        self.cap = output_bytes or limits.output_bytes
+        self.disk_cap = limits.disk_mb * 1024 * 1024
+        self.stdin = stdin
+        self._lock = threading.Lock()
+        self._pid: int | None = None
+        self._killed = False
+
+    def kill(self) -> None:
+        with self._lock:
+            self._killed = True
+            if self._pid is not None:
+                _kill_group(self._pid)
+
+    def run(self) -> RunResult:
+        """Run the command (blocking); never raises for what the command does."""
+        with self._lock:
+            if self._killed:
+                return RunResult(output=b"", exit_code=None, timed_out=True)
+            process = subprocess.Popen(
+                self.argv,
+                stdin=subprocess.PIPE if self.stdin is not None else subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                cwd=self.workspace,
+                env=self.env,
+                start_new_session=True,
+            )
+            self._pid = process.pid
+        try:
+            chunks, truncated, timed_out, over_disk = self._pump(process)
+        finally:
+            _kill_group(process.pid)  # what the command left running in the background dies with it
+            _reap(process)
+            for pipe in (process.stdin, process.stdout):
+                if pipe is not None:
+                    with contextlib.suppress(OSError):
+                        pipe.close()
+        if not over_disk:
+            over_disk = disk_usage(self.workspace, self.disk_cap) > self.disk_cap
+        return RunResult(
+            output=b"".join(chunks),
+            exit_code=None if timed_out else process.returncode,
+            truncated=truncated,
+            timed_out=timed_out,
+            over_disk=over_disk,
+        )
+
+    def _pump(self, process: subprocess.Popen[bytes]) -> tuple[list[bytes], bool, bool, bool]:
+        """Read output, feed input, enforce the time limit, output cap and disk cap, until EOF."""
+        assert process.stdout is not None
+        chunks: list[bytes] = []
+        size = 0
+        pending = memoryview(self.stdin or b"")
+        started = time.monotonic()
+        deadline = started + self.timeout
+        interval = DISK_POLL_SECONDS
+        next_poll = started + interval
+        with selectors.DefaultSelector() as selector:
+            selector.register(process.stdout, selectors.EVENT_READ)
+            if process.stdin is not None:
+                if pending:
+                    os.set_blocking(process.stdin.fileno(), False)
+                    selector.register(process.stdin, selectors.EVENT_WRITE)
+                else:
+                    process.stdin.close()
+            while True:
+                now = time.monotonic()
+                if now >= deadline:
+                    return chunks, False, True, False
+                if now >= next_poll:
+                    if disk_usage(self.workspace, self.disk_cap) > self.disk_cap:
+                        return chunks, False, False, True
+                    # a big workspace costs more to measure: poll it less often (at most ~20% of a core)
+                    interval = max(DISK_POLL_SECONDS, 5 * (time.monotonic() - now))
+                    next_poll = time.monotonic() + interval
+                    continue
+                for key, _ in selector.select(min(deadline, next_poll) - now):
+                    if key.fileobj is process.stdout:
+                        chunk = os.read(process.stdout.fileno(), 65536)
+                        if not chunk:
+                            return chunks, False, False, False
+                        room = self.cap - size
+                        chunks.append(chunk[:room])
+                        size += min(len(chunk), room)
+                        if len(chunk) > room:  # stop producing: output past the cap is never read
+                            return chunks, True, False, False
+                    else:
+                        pending = self._feed(process, pending, selector)
+
+    @staticmethod
+    def _feed(process: subprocess.Popen[bytes], pending: memoryview, selector: selectors.BaseSelector) -> memoryview:
+        """Write what the pipe takes now; close stdin once everything is written (or nobody reads)."""
+        assert process.stdin is not None
+        try:
+            written = os.write(process.stdin.fileno(), pending[:65536])
+        except BlockingIOError:
+            return pending
+        except (BrokenPipeError, ConnectionResetError):
+            written = len(pending)
+        pending = pending[written:]
+        if not pending:
+            selector.unregister(process.stdin)
+            process.stdin.close()
+        return pending
+
+
+async def in_command_thread(call: Callable[[], T], on_cancel: Callable[[], None]) -> T:
+    """Run a blocking command call in the command pool; cancelling the caller calls `on_cancel`."""
+    future = asyncio.get_running_loop().run_in_executor(_COMMAND_THREADS, call)
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        on_cancel()  # the command dies; the thread sees EOF and ends
+        raise
 
 
 async def run_command(
@@ -260,74 +432,14 @@ async def run_command(
     output_bytes: int | None = None,
 ) -> RunResult:
     """Run `command` with the workspace as its root; never raises for what the command does."""
-    cap = output_bytes or limits.output_bytes
-    disk_cap = limits.disk_mb * 1024 * 1024
-    process = await asyncio.create_subprocess_exec(
-        *build_argv(workspace, command, network=network, isolation=isolation, limits=limits),
-        stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        cwd=workspace,
-        env=SANDBOX_ENV if isolation is Isolation.BWRAP else {**SANDBOX_ENV, "HOME": str(workspace)},
-        start_new_session=True,
+    job = CommandJob(
+        workspace,
+        command,
+        limits=limits,
+        network=network,
+        isolation=isolation,
+        timeout=timeout,
+        stdin=stdin,
+        output_bytes=output_bytes,
     )
-    chunks: list[bytes] = []
-    state = {"size": 0, "truncated": False, "over_disk": False}
-
-    async def feed() -> None:
-        assert process.stdin is not None
-        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            process.stdin.write(stdin or b"")
-            await process.stdin.drain()
-            process.stdin.close()
-
-    async def collect() -> None:
-        assert process.stdout is not None
-        while chunk := await process.stdout.read(65536):
-            room = cap - state["size"]
-            chunks.append(chunk[:room])
-            state["size"] += min(len(chunk), room)
-            if len(chunk) > room:
-                state["truncated"] = True
-                _kill_tree(process)  # stop producing: output past the cap is never read
-                return
-
-    async def watch_disk() -> None:
-        interval = DISK_POLL_SECONDS
-        while True:
-            await asyncio.sleep(interval)
-            started = time.perf_counter()
-            if await asyncio.to_thread(disk_usage, workspace, disk_cap) > disk_cap:
-                state["over_disk"] = True
-                _kill_tree(process)
-                return
-            # a big workspace costs more to measure: poll it less often (at most ~20% of a core)
-            interval = max(DISK_POLL_SECONDS, 5 * (time.perf_counter() - started))
-
-    watcher = asyncio.create_task(watch_disk())
-    feeder = asyncio.create_task(feed()) if stdin is not None else None
-    timed_out = False
-    try:
-        async with asyncio.timeout(timeout if timeout is not None else limits.timeout_seconds):
-            await collect()
-            await process.wait()
-    except TimeoutError:
-        timed_out = True
-    finally:
-        watcher.cancel()
-        if feeder is not None:
-            feeder.cancel()
-        _kill_tree(process)
-        # On Python 3.11 `wait()` also waits for the output pipe to close, which a killed process
-        # tree (e.g. a fork bomb being torn down by the kernel) can hold for seconds: bound it.
-        with contextlib.suppress(ProcessLookupError, TimeoutError):
-            await asyncio.wait_for(process.wait(), REAP_WAIT_SECONDS)
-    if not state["over_disk"]:
-        state["over_disk"] = await asyncio.to_thread(disk_usage, workspace, disk_cap) > disk_cap
-    return RunResult(
-        output=b"".join(chunks),
-        exit_code=None if timed_out else process.returncode,
-        truncated=bool(state["truncated"]),
-        timed_out=timed_out,
-        over_disk=bool(state["over_disk"]),
-    )
+    return await in_command_thread(job.run, job.kill)

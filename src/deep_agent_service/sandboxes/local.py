@@ -26,6 +26,7 @@ import json
 import os
 import shutil
 import stat
+import threading
 import time
 import uuid
 from collections.abc import Awaitable, Coroutine, Mapping
@@ -44,11 +45,13 @@ from deepagents.backends.sandbox import BaseSandbox
 
 from deep_agent_service.sandboxes.isolation import (
     HOST_UID_WHEN_ROOT,
+    CommandJob,
     Isolation,
     IsolationUnavailable,
     Limits,
     RunResult,
     check_isolation,
+    in_command_thread,
     prepare_root,
     run_command,
     runs_as_root,
@@ -218,30 +221,46 @@ class LocalSandbox(BaseSandbox):
         stdin: bytes | None = None,
         output: int | None = None,
     ) -> RunResult:
-        try:
-            fd = await asyncio.to_thread(self._enter)
-        except SandboxGone:
-            raise
-        except OSError as error:
-            raise SandboxUnreachable(f"sandbox {self.name}: {error}") from error
-        try:
-            for attempt in range(2):
-                result = await run_command(
-                    self._paths.workspace,
-                    command,
-                    limits=self._limits,
-                    network=self._network,
-                    timeout=timeout,
-                    stdin=stdin,
-                    output_bytes=output,
-                )
-                if attempt or result.exit_code != 1 or not result.output.startswith(b"bwrap: "):
-                    break
-                # a command replaced a mount point of its root: restore the layout and retry once
-                await asyncio.to_thread(prepare_root, self._paths.workspace)
-            return result
-        finally:
-            await asyncio.to_thread(self._leave, fd)
+        """Lock, run and unlock in ONE worker-thread hop (a warm command costs bubblewrap, little more)."""
+        stop = threading.Event()
+        jobs: list[CommandJob] = []
+
+        def blocking() -> RunResult:
+            try:
+                fd = self._enter()
+            except SandboxGone:
+                raise
+            except OSError as error:
+                raise SandboxUnreachable(f"sandbox {self.name}: {error}") from error
+            try:
+                for attempt in range(2):
+                    job = CommandJob(
+                        self._paths.workspace,
+                        command,
+                        limits=self._limits,
+                        network=self._network,
+                        timeout=timeout,
+                        stdin=stdin,
+                        output_bytes=output,
+                    )
+                    jobs.append(job)
+                    if stop.is_set():
+                        job.kill()
+                    result = job.run()
+                    if attempt or result.exit_code != 1 or not result.output.startswith(b"bwrap: "):
+                        break
+                    # a command replaced a mount point of its root: restore the layout and retry once
+                    prepare_root(self._paths.workspace)
+                return result
+            finally:
+                self._leave(fd)
+
+        def cancel() -> None:
+            stop.set()
+            for job in list(jobs):
+                job.kill()
+
+        return await in_command_thread(blocking, cancel)
 
     async def aexecute(self, command: str, *, timeout: int | None = None) -> ExecuteResponse:  # noqa: ASYNC109
         limit = (
