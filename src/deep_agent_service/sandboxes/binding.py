@@ -129,6 +129,9 @@ class LazySandboxBackend(SandboxBackendProtocol):
             identity=identity,
         )
 
+    def has_notices(self) -> bool:
+        return bool(self._notices)
+
     def pop_notices(self, name: str) -> list[str]:
         return self._notices.pop(name, [])
 
@@ -276,6 +279,8 @@ class SandboxNoticeMiddleware(AgentMiddleware[Any, Any]):
         handler: Callable[[ToolCallRequest], Awaitable[ToolMessage | Command[Any]]],
     ) -> ToolMessage | Command[Any]:
         result = await handler(request)
+        if not self.backend.has_notices():  # the common case: no box was replaced, nothing to resolve
+            return result
         try:
             name = (await self.backend.target()).name
         except (SandboxError, PermissionError):
