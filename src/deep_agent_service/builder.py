@@ -16,6 +16,7 @@ from langchain.agents.middleware import AgentMiddleware, TodoListMiddleware
 from langgraph.graph.state import CompiledStateGraph
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from deep_agent_service import compat  # noqa: F401  (library work-arounds, applied on import)
 from deep_agent_service.guardrails.assembly import guardrail_middleware
 from deep_agent_service.guardrails.config import GuardrailOverrides
 from deep_agent_service.memory import (

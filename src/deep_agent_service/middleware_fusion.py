@@ -21,11 +21,15 @@ Semantics are those of the separate middleware:
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypedDict, get_type_hints
+from typing import Any, get_type_hints
 
 from langchain.agents.factory import _chain_async_model_call_handlers, _chain_async_tool_call_wrappers
 from langchain.agents.middleware import AgentMiddleware
 from langgraph.graph.message import add_messages
+
+# Not typing.TypedDict: before 3.12 pydantic rejects it, and the server's input/output schemas (used by
+# MCP and Studio) are built with pydantic from the agent's state schema.
+from typing_extensions import TypedDict
 
 BEFORE_HOOKS = ("before_agent", "before_model")
 AFTER_HOOKS = ("after_model", "after_agent")

@@ -132,6 +132,9 @@ def run_creator(pii: PIIFilter) -> Any:  # the SDK types handlers per action; th
         if "kwargs" in value:  # langgraph-api: the filter keeps the run on the caller's own threads
             _reject_spoofing(value["kwargs"] or {}, who, allow_settings=True)
             filter_input(value["kwargs"])
+            # A stateless run (and `if_not_exists="create"`) makes its thread from the run's metadata:
+            # stamped, that thread is the caller's, so the caller can join its stream (e.g. via /mcp).
+            _stamp(value, who)
             return _owned(who)
         # Aegra passes config/context at the top level, scopes runs to the user itself, and would take
         # a returned dict as the config overrides: stamp the assistant id in place and return nothing.

@@ -143,3 +143,25 @@ async def test_every_api_call_carries_the_key_and_a_wrong_key_is_refused(
     await page.get_by_test_id("credential").fill("not-a-key")
     await page.get_by_test_id("credential-save").click()
     await expect(page.get_by_test_id("problem")).to_contain_text("refused")
+
+
+async def test_subagent_progress_and_guardrail_events_show_in_the_side_panel(
+    page: Page, ui_server: DevServer, api: LangGraphClient
+) -> None:
+    await page.goto(f"{ui_server.url}/ui")
+    await send(page, "delegate: plan: gather; summarise")
+    await wait_idle(page)
+    subagent = page.get_by_test_id("subagent")
+    await expect(subagent).to_have_count(1)
+    await expect(subagent).to_contain_text("general-purpose")
+    await expect(subagent).to_contain_text("complete")
+
+    limited = await api.assistants.create(
+        graph_id="agent",
+        name="one-model-call",
+        config={"configurable": {"assistant_settings": {"guardrails": {"model_call_run_limit": 1}}}},
+    )
+    await page.goto(f"{ui_server.url}/ui?assistant={limited['assistant_id']}")
+    await send(page, "plan: a; b")  # a tool call and then an answer: two model calls
+    await wait_idle(page)
+    await expect(page.get_by_test_id("guardrail-event")).to_contain_text(["model_call_limit"])
