@@ -1,10 +1,11 @@
-"""The server's built-in MCP endpoint (`/mcp`) exposes the agent to MCP clients, behind the same auth
-as every other client: a key gets the agent's answer, no key gets nothing, and an org sees only its
-own assistants as tools."""
+"""The server's built-in protocol endpoints, behind the same auth as every other client. MCP (`/mcp`):
+a key gets the agent's answer, no key gets nothing, and an org sees only its own assistants as tools.
+A2A (`/a2a/{assistant_id}`): `message/send` gets the agent's answer with a key, nothing without."""
 
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -83,3 +84,25 @@ async def test_mcp_tools_are_only_the_callers_orgs_assistants(mcp_server: DevSer
         assert "agent" in names
         with pytest.raises(McpError, match="Unknown tool: acme-contracts"):
             await session.call_tool("acme-contracts", {"messages": [{"role": "user", "content": "hi"}]})
+
+
+async def test_an_a2a_client_gets_the_agents_answer_with_a_key_only(mcp_server: DevServer) -> None:
+    alice = get_client(url=mcp_server.url, api_key="mcp-alice")
+    assistant_id = (await alice.assistants.search(graph_id="agent", metadata={"created_by": "system"}))[0][
+        "assistant_id"
+    ]
+    message = {
+        "role": "user",
+        "parts": [{"kind": "text", "text": "plan: call; confirm"}],
+        "messageId": str(uuid.uuid4()),
+    }
+    request = {"jsonrpc": "2.0", "id": 1, "method": "message/send", "params": {"message": message}}
+    async with httpx.AsyncClient(base_url=mcp_server.url, timeout=60) as http:
+        refused = await http.post(f"/a2a/{assistant_id}", json=request)
+        answered = await http.post(f"/a2a/{assistant_id}", json=request, headers={"x-api-key": "mcp-alice"})
+    assert refused.status_code == 401
+    assert answered.status_code == 200
+    task = answered.json()["result"]
+    assert task["status"]["state"] == "completed"
+    agent_said = json.dumps([m["parts"] for m in task["history"] if m["role"] == "agent"])
+    assert "Updated todo list" in agent_said and "confirm" in agent_said
