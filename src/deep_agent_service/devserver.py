@@ -251,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGHUP, stop_on_signal)
     print(f"Deep Agent service ready: {server.url}")
     built = (PROJECT_ROOT / "web" / "dist" / "index.html").is_file()
-    print(f"  Web UI:   {server.url}/ui/" if built else "  Web UI:   not built (`make web` builds it: Node.js 20+, npm)")
+    print(f"  Web UI:   {server.url}/ui/" if built else "  Web UI:   not built (`make web`: Node.js 20+, npm)")
     print(f"  API docs: {server.url}/docs    health: {server.url}/healthz")
     print("  Try it:   python examples/chat.py 'remember I like green tea'    (Ctrl-C stops the server)")
     try:
