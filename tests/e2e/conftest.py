@@ -6,7 +6,6 @@ Screenshots land in `docs/` (the README shows them).
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -18,7 +17,7 @@ from playwright.async_api import Browser, Page, async_playwright
 
 from deep_agent_service.devserver import PROJECT_ROOT, DevServer
 from deep_agent_service.webapp import WEB_DIST
-from tests.support.server import launch
+from tests.support.server import api_keys_env, serving
 from tests.support.services import require
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -42,13 +41,8 @@ CREDENTIAL_STORAGE_KEY = "deep-agent:credential"  # web/src/api.ts
 def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
     require((WEB_DIST / "index.html").is_file(), f"the web UI is not built in {WEB_DIST}: run `make web`")
     keys = {ADMIN_KEY: {"user": "alice", "org": "acme", "role": "admin"}}
-    server = launch(
-        Path(tmp_path_factory.mktemp("ui")), env={"AUTH_MODE": "api_keys", "AUTH_API_KEYS": json.dumps(keys)}
-    )
-    try:
+    with serving(Path(tmp_path_factory.mktemp("ui")), api_keys_env(keys)) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from deep_agent_service.devserver import DevServer
 from deep_agent_service.memory_middleware import SEED_ROOT
 from tests.support.chat import ask
 from tests.support.postgres import scratch_database
-from tests.support.server import POSTGRES_STORE, launch
+from tests.support.server import POSTGRES_STORE, api_keys_env, launch
 
 PEOPLE = {"alice": ("acme", "admin"), "bob": ("acme", "member"), "gina": ("globex", "member")}
 
@@ -44,7 +44,7 @@ class Deployment:
 def deployment(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     keys = {name: f"test-{name}-{secrets.token_urlsafe(12)}" for name in PEOPLE}
     table = {keys[name]: {"user": name, "org": org, "role": role} for name, (org, role) in PEOPLE.items()}
-    env = {"AUTH_MODE": "api_keys", "AUTH_API_KEYS": json.dumps(table)}
+    env = api_keys_env(table)
     workdir = Path(tmp_path_factory.mktemp(f"memory-{request.param}"))
     with scratch_database() if request.param == "postgres" else contextlib.nullcontext() as uri:
         overrides = POSTGRES_STORE if uri else None

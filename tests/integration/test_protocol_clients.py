@@ -19,7 +19,7 @@ from mcp.shared.exceptions import McpError
 from mcp.types import TextContent
 
 from deep_agent_service.devserver import DevServer
-from tests.support.server import launch
+from tests.support.server import api_keys_env, serving
 
 KEYS = {
     "mcp-alice": {"user": "alice", "org": "acme", "role": "admin"},
@@ -29,13 +29,8 @@ KEYS = {
 
 @pytest.fixture(scope="module")
 def mcp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
-    server = launch(
-        Path(tmp_path_factory.mktemp("mcp")), env={"AUTH_MODE": "api_keys", "AUTH_API_KEYS": json.dumps(KEYS)}
-    )
-    try:
+    with serving(Path(tmp_path_factory.mktemp("protocols")), api_keys_env(KEYS)) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @asynccontextmanager

@@ -24,7 +24,7 @@ from langgraph_sdk.client import LangGraphClient
 
 from deep_agent_service.devserver import DevServer
 from tests.support.chat import ask
-from tests.support.server import launch
+from tests.support.server import api_keys_env, serving
 from tests.support.tally import TENANT_ISOLATION
 
 PEOPLE = {
@@ -49,13 +49,8 @@ def keys() -> dict[str, str]:
 @pytest.fixture(scope="module")
 def api_key_server(tmp_path_factory: pytest.TempPathFactory, keys: dict[str, str]) -> Iterator[DevServer]:
     table = {keys[name]: {"user": name, "org": org, "role": role} for name, (org, role) in PEOPLE.items()}
-    server = launch(
-        Path(tmp_path_factory.mktemp("tenancy")), env={"AUTH_MODE": "api_keys", "AUTH_API_KEYS": json.dumps(table)}
-    )
-    try:
+    with serving(Path(tmp_path_factory.mktemp("tenancy")), api_keys_env(table)) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")

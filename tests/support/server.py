@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+import json
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -38,3 +40,20 @@ def launch(
         cwd=workdir,
         config=config,
     )
+
+
+@contextlib.contextmanager
+def serving(
+    workdir: Path, env: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None
+) -> Iterator[DevServer]:
+    """`launch`, stopped when the block ends (for fixtures: `with serving(...) as server: yield server`)."""
+    server = launch(workdir, env=env, overrides=overrides)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def api_keys_env(table: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
+    """Server environment for `api_keys` auth; `table` maps each key to its user, org and role."""
+    return {"AUTH_MODE": "api_keys", "AUTH_API_KEYS": json.dumps(table)}

@@ -38,22 +38,25 @@ function Section({ title, testId, children }: { title: string; testId: string; c
   );
 }
 
+/** A list, or a muted line saying it is empty. */
+function ItemList<T>({ items, empty, render }: { items: T[]; empty: string; render: (item: T, index: number) => React.ReactNode }) {
+  return items.length === 0 ? <p className="muted">{empty}</p> : <ul>{items.map(render)}</ul>;
+}
+
 export function SidePanel({ todos, stateFiles, toolCalls, subagents, memories, memoryError, mounts, events }: Props) {
   const scratch = scratchFiles(stateFiles, toolCalls, mounts);
   return (
     <aside className="side-panel">
       <Section title="Todos" testId="todos">
-        {todos.length === 0 ? (
-          <p className="muted">No plan yet.</p>
-        ) : (
-          <ul>
-            {todos.map((todo, index) => (
-              <li key={index} className={`todo ${todo.status}`} data-testid="todo">
-                <span className="mark">{TODO_MARK[todo.status] ?? "○"}</span> {todo.content}
-              </li>
-            ))}
-          </ul>
-        )}
+        <ItemList
+          items={todos}
+          empty="No plan yet."
+          render={(todo, index) => (
+            <li key={index} className={`todo ${todo.status}`} data-testid="todo">
+              <span className="mark">{TODO_MARK[todo.status] ?? "○"}</span> {todo.content}
+            </li>
+          )}
+        />
       </Section>
       {subagents.length > 0 && (
         <Section title="Subagents" testId="subagents">
@@ -69,17 +72,15 @@ export function SidePanel({ todos, stateFiles, toolCalls, subagents, memories, m
         </Section>
       )}
       <Section title="Scratch files" testId="scratch-files">
-        {scratch.length === 0 ? (
-          <p className="muted">None in this conversation.</p>
-        ) : (
-          <ul>
-            {scratch.map((path) => (
-              <li key={path} data-testid="scratch-file">
-                <code>{path}</code>
-              </li>
-            ))}
-          </ul>
-        )}
+        <ItemList
+          items={scratch}
+          empty="None in this conversation."
+          render={(path) => (
+            <li key={path} data-testid="scratch-file">
+              <code>{path}</code>
+            </li>
+          )}
+        />
       </Section>
       <Section title="Memory" testId="memories">
         {memoryError && <p className="banner error">{memoryError}</p>}
@@ -104,18 +105,16 @@ export function SidePanel({ todos, stateFiles, toolCalls, subagents, memories, m
         })}
       </Section>
       <Section title="Guardrail events" testId="events">
-        {events.length === 0 ? (
-          <p className="muted">None in this conversation.</p>
-        ) : (
-          <ul>
-            {events.map((event, index) => (
-              <li key={index} data-testid="guardrail-event">
-                <strong>{event.guardrail}</strong>: {event.action}
-                {event.detail && <span className="muted"> {JSON.stringify(event.detail)}</span>}
-              </li>
-            ))}
-          </ul>
-        )}
+        <ItemList
+          items={events}
+          empty="None in this conversation."
+          render={(event, index) => (
+            <li key={index} data-testid="guardrail-event">
+              <strong>{event.guardrail}</strong>: {event.action}
+              {event.detail && <span className="muted"> {JSON.stringify(event.detail)}</span>}
+            </li>
+          )}
+        />
       </Section>
     </aside>
   );
