@@ -24,8 +24,19 @@ async def wait_idle(page: Page) -> None:
     await expect(page.get_by_test_id("send")).to_be_visible(timeout=60_000)
 
 
-def thread_of(page: Page) -> str:
+async def thread_of(page: Page) -> str:
+    """The conversation's thread id, from the URL (the UI puts it there once the server made the thread)."""
+    await page.wait_for_url(re.compile(r"[?&]thread="))
     return parse_qs(urlparse(page.url).query)["thread"][0]
+
+
+async def runs_of(api: LangGraphClient, thread: str) -> list[str]:
+    """The statuses of the thread's runs, once it has any (the run is created just after the thread)."""
+    for _ in range(100):
+        if runs := await api.runs.list(thread):
+            return [run["status"] for run in runs]
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"thread {thread} got no run within 10 s")
 
 
 async def test_a_plan_shows_as_todos(page: Page, ui_server: DevServer) -> None:
@@ -44,14 +55,14 @@ async def test_a_memory_reaches_a_new_thread(page: Page, ui_server: DevServer) -
     await page.goto(f"{ui_server.url}/ui")
     await send(page, "remember I like green tea")
     await wait_idle(page)
-    first_thread = thread_of(page)
+    first_thread = await thread_of(page)
     await expect(page.get_by_test_id("memory-file")).to_contain_text(["/memories/notes.md"])
 
     await page.get_by_test_id("new-thread").click()
     await expect(page.get_by_test_id("empty-state")).to_be_visible()
     await send(page, "what do you remember?")
     await wait_idle(page)
-    assert thread_of(page) != first_thread
+    assert await thread_of(page) != first_thread
     await expect(page.get_by_test_id("message-ai").last).to_contain_text("I like green tea")
 
     # A conversation with a plan and a scratch file, for the README.
@@ -74,17 +85,15 @@ async def test_a_reload_during_a_run_rejoins_it_and_never_resubmits(
     await page.goto(f"{ui_server.url}/ui")
     await send(page, "run sleep 4; echo slow-run-finished")
     await expect(page.get_by_test_id("working")).to_be_visible()
-    thread = thread_of(page)
-    runs = await api.runs.list(thread)
-    assert [run["status"] for run in runs] in (["pending"], ["running"])
+    thread = await thread_of(page)
+    assert await runs_of(api, thread) in (["pending"], ["running"])
 
     await page.reload()
     await expect(page.get_by_test_id("message-human")).to_have_text(["run sleep 4; echo slow-run-finished"])
     await expect(page.get_by_test_id("message-ai").last).to_contain_text("slow-run-finished", timeout=60_000)
     await wait_idle(page)
 
-    runs = await api.runs.list(thread)
-    assert [run["status"] for run in runs] == ["success"], "the reload must rejoin the run, not start another"
+    assert await runs_of(api, thread) == ["success"], "the reload must rejoin the run, not start another"
     state = await api.threads.get_state(thread)
     humans = [m for m in state["values"]["messages"] if m["type"] == "human"]
     assert len(humans) == 1
@@ -104,7 +113,7 @@ async def test_an_approval_in_the_ui_resumes_the_run(page: Page, ui_server: DevS
     await expect(approval).to_be_visible(timeout=60_000)
     requested = page.get_by_test_id("approval-action")
     await expect(requested).to_contain_text('write_file({"file_path":"/memories/decision.md"')
-    thread = thread_of(page)
+    thread = await thread_of(page)
     assert (await api.threads.get(thread))["status"] == "interrupted"
     assert (await api.store.search_items(("acme", "private", assistant["assistant_id"], "alice")))["items"] == []
     await screenshot(page, "approval")
