@@ -1,5 +1,8 @@
 """Per-run latency of the full service against a bare deep agent, in process and through one server.
 
+"The full service" is what the performance issue names: auth, four memory mounts (private, user,
+assistant, org), guardrails, PII (every type on, `redact`), the lazy sandbox. The fifth mount,
+`/skills/` (deepagents' `SkillsMiddleware`), is measured as a row of its own, in process.
 Both graphs use the same offline model. In process (`ainvoke`) isolates the service's own cost;
 through `langgraph dev` (both graphs registered in one bench-only config, same auth) adds the
 server's queue. Sequential runs and 50 concurrent threads; then a scale run of 200 concurrent
@@ -28,19 +31,26 @@ from langgraph_sdk.client import LangGraphClient
 from bench.common import Row, Sample, report
 from deep_agent_service.builder import AssistantSettings, build_agent
 from deep_agent_service.devserver import DevServer, free_port, isolated_config, start_server
+from deep_agent_service.guardrails.config import PII_TYPES, GuardrailOverrides
 
 PROMPT = "plan: measure; compare"  # one model call with a tool call, one final answer
 SEQUENTIAL = int(os.environ.get("BENCH_SEQUENTIAL", "20"))
 CONCURRENT = int(os.environ.get("BENCH_CONCURRENT", "50"))
 SCALE = int(os.environ.get("BENCH_SCALE", "200"))
 IN_PROCESS = int(os.environ.get("BENCH_IN_PROCESS", "60"))
+FOUR_MOUNTS = ("memories", "profile", "shared", "policies")
+PII_ON = {f"PII_{pii_type.upper()}": "redact" for pii_type in PII_TYPES}
 BENCH_ENV = {
     "MODEL": "offline",
     "AUTH_MODE": "local",
     "LANGSMITH_TRACING": "false",
     "LANGGRAPH_NO_VERSION_CHECK": "true",
     "N_JOBS_PER_WORKER": "50",
+    **PII_ON,
 }
+PII_OVERRIDES = GuardrailOverrides(**{f"pii_{pii_type}": "redact" for pii_type in PII_TYPES})
+SERVICE = AssistantSettings(mounts=FOUR_MOUNTS, guardrails=PII_OVERRIDES)
+SERVICE_WITH_SKILLS = AssistantSettings(guardrails=PII_OVERRIDES)  # all five mounts (the default)
 LOCAL_USER = {"identity": "bench", "org": "bench", "role": "member"}
 
 
@@ -48,22 +58,29 @@ def _message() -> dict[str, Any]:
     return {"messages": [{"role": "user", "content": PROMPT}]}
 
 
-async def in_process() -> tuple[Sample, Sample]:
+async def in_process() -> tuple[Sample, Sample, Sample]:
+    """The service, the service with `/skills/`, and the bare agent, interleaved run by run."""
     from bench.bare_agent import graph as bare
 
-    service = build_agent(AssistantSettings()).copy(update={"store": InMemoryStore(), "checkpointer": InMemorySaver()})
-    baseline = bare.copy(update={"checkpointer": InMemorySaver()})
-    ours: list[float] = []
-    base: list[float] = []
+    def with_memory(settings: AssistantSettings) -> Any:
+        return build_agent(settings).copy(update={"store": InMemoryStore(), "checkpointer": InMemorySaver()})
+
+    graphs = {
+        "service": with_memory(SERVICE),
+        "skills": with_memory(SERVICE_WITH_SKILLS),
+        "bare": bare.copy(update={"checkpointer": InMemorySaver()}),
+    }
+    timings: dict[str, list[float]] = {name: [] for name in graphs}
     for index in range(IN_PROCESS):
-        for graph, sink in ((service, ours), (baseline, base)):
+        for name, graph in graphs.items():
             config = {
                 "configurable": {"thread_id": f"t{index}", "assistant_id": "a", "langgraph_auth_user": LOCAL_USER}
             }
             start = time.perf_counter()
             await graph.ainvoke(_message(), config)
-            sink.append((time.perf_counter() - start) * 1000)
-    return Sample.of(ours[5:]), Sample.of(base[5:])
+            timings[name].append((time.perf_counter() - start) * 1000)
+    service, skills, base = (Sample.of(timings[name][5:]) for name in graphs)
+    return service, skills, base
 
 
 def start_bench_server(workdir: Path) -> DevServer:
@@ -83,11 +100,11 @@ async def one_run(client: LangGraphClient, graph_id: str) -> float:
     return (time.perf_counter() - start) * 1000
 
 
-async def sequential(client: LangGraphClient) -> tuple[Sample, Sample]:
+async def sequential(client: LangGraphClient, service: str) -> tuple[Sample, Sample]:
     ours: list[float] = []
     base: list[float] = []
     for _ in range(SEQUENTIAL):
-        ours.append(await one_run(client, "agent"))
+        ours.append(await one_run(client, service))
         base.append(await one_run(client, "bare"))
     return Sample.of(ours), Sample.of(base)
 
@@ -111,14 +128,18 @@ async def through_server() -> list[Row]:
         server = start_bench_server(Path(tmp))
         try:
             client = get_client(url=server.url)
-            for graph_id in ("agent", "bare"):  # warm both graphs (first compile, imports)
+            settings = {"assistant_settings": {"mounts": list(FOUR_MOUNTS)}}  # PII: deployment-wide, BENCH_ENV
+            service = (await client.assistants.create(graph_id="agent", config={"configurable": settings}))[
+                "assistant_id"
+            ]
+            for graph_id in (service, "bare"):  # warm both graphs (first compile, imports)
                 await one_run(client, graph_id)
-            seq_ours, seq_base = await sequential(client)
-            conc_ours_times, conc_ours_errors = await concurrent(client, "agent", CONCURRENT)
+            seq_ours, seq_base = await sequential(client, service)
+            conc_ours_times, conc_ours_errors = await concurrent(client, service, CONCURRENT)
             conc_base_times, _ = await concurrent(client, "bare", CONCURRENT)
             conc_ours, conc_base = Sample.of(conc_ours_times), Sample.of(conc_base_times)
             rss_before = server_rss_mib(server)
-            scale_times, scale_errors = await concurrent(client, "agent", SCALE)
+            scale_times, scale_errors = await concurrent(client, service, SCALE)
             scale = Sample.of(scale_times) if scale_times else Sample(0, 0, 0)
             rss_per_1000 = (server_rss_mib(server) - rss_before) * 1000 / SCALE
         finally:
@@ -139,8 +160,11 @@ async def through_server() -> list[Row]:
 
 
 async def run() -> list[Row]:
-    ours, base = await in_process()
-    rows = [Row("in-process run (ainvoke)", ours, base, "ratio <= 1.10", ours.p50 <= 1.10 * base.p50)]
+    ours, skills, base = await in_process()
+    rows = [
+        Row("in-process run (ainvoke)", ours, base, "ratio <= 1.10", ours.p50 <= 1.10 * base.p50),
+        Row("in-process run, + /skills/ mount", skills, base, "reported", True),
+    ]
     return rows + await through_server()
 
 

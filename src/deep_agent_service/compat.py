@@ -1,20 +1,33 @@
-"""Work-arounds for installed-library bugs, applied once on import (each names its removal condition).
+"""Work-arounds for installed-library bugs and costs, applied once on import (each names its removal
+condition).
 
-deepagents 0.7.x declares `SkillMetadata` (part of the agent's input state, `skills_metadata`) as a
+1. deepagents 0.7.x declares `SkillMetadata` (part of the agent's input state, `skills_metadata`) as a
 `typing.TypedDict`. On Python < 3.12 pydantic refuses those, so the server cannot build the agent's
 input schema: `/assistants/{id}/schemas` has no input schema, and the built-in MCP endpoint (`/mcp`)
 drops the agent from its tool list. The annotations in `deepagents.middleware.skills` are strings
 (`from __future__ import annotations`), resolved against the module's globals when a schema is built,
 so rebinding the name to an identical `typing_extensions.TypedDict` fixes every schema. Remove when
 deepagents imports TypedDict from typing_extensions, or when the service requires Python 3.12.
+
+2. langchain wraps every middleware `wrap_model_call` / `wrap_tool_call` hook in LangSmith's
+`traceable`, whose async wrapper runs its set-up and tear-down in a worker thread: two thread hand-offs
+per hook per call, even when tracing is off (a deep agent has a dozen such hooks, so this was ~40% of
+a run's own time with the offline model; `bench/runs.py`). LangSmith's public runtime override runs
+those steps inline when tracing is off for the call; with tracing on, its default is used unchanged.
+Remove when langsmith skips the thread hop for untraced calls.
 """
 
 from __future__ import annotations
 
+import contextvars
 import sys
 import typing
+from collections.abc import Awaitable, Callable
+from typing import Any
 
+import langsmith
 import typing_extensions
+from langsmith.utils import tracing_is_enabled
 
 
 def _typed_dict_for_pydantic(cls: type) -> type:
@@ -35,4 +48,19 @@ def patch_skill_metadata() -> None:
     skills.SkillMetadata = _typed_dict_for_pydantic(skills.SkillMetadata)  # type: ignore[assignment,misc]
 
 
+async def inline_when_untraced(
+    default: Callable[..., Awaitable[Any]],
+    ctx: contextvars.Context,
+    func: Callable[..., Any],
+    /,
+    *args: Any,
+    **kwargs: Any,
+) -> Any:
+    """LangSmith's `aio_to_thread`, minus the thread when nothing is traced (the steps are then cheap)."""
+    if tracing_is_enabled() is False:
+        return ctx.run(func, *args, **kwargs)
+    return await default(ctx, func, *args, **kwargs)
+
+
 patch_skill_metadata()
+langsmith.set_runtime_overrides(aio_to_thread=inline_when_untraced)
