@@ -13,6 +13,8 @@ import httpx
 import openai
 import pytest
 from deepagents import create_deep_agent
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.store.memory import InMemoryStore
 
@@ -59,6 +61,45 @@ def test_strategies_apply_per_type() -> None:
     assert out.startswith("<email_hash:") and "****-****-****-1111" in out and "[REDACTED_IP]" in out
     assert "sk-" + "x" * 30 in out  # off: not touched
     assert counts == {"email": 1, "credit_card": 1, "ip": 1}
+
+
+def test_a_value_hidden_next_to_another_is_filtered_in_the_same_call() -> None:
+    """The email ends at a word boundary only once the card after it is replaced: one call gets both."""
+    pii = PIIFilter([(t, "redact") for t in DETECTORS])
+    counts: Counter[str] = Counter()
+    out = pii.text("write to user_123@example.travel4000 0189 5559 7970 today", counts, "test")
+    assert out == "write to [REDACTED_EMAIL][REDACTED_CREDIT_CARD] today"
+    assert counts == {"email": 1, "credit_card": 1}
+
+
+PIECES = [sample["value"] for sample in CORPUS] + [" ", "\n", "x", "42 ", "/", "?", "=", "-", ":", ".", "@", "http://"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    pieces=st.lists(st.sampled_from(PIECES), min_size=1, max_size=12),
+    strategy=st.sampled_from(["redact", "mask", "hash"]),
+)
+def test_filtered_text_has_nothing_left_to_filter(pieces: list[str], strategy: str) -> None:
+    """What the filter returns is clean: a fresh filter finds nothing in it (so it is safe to store,
+    and safe for the filter to skip when the same text comes back in a later model request)."""
+    text = "".join(pieces)
+    once = PIIFilter([(t, strategy) for t in DETECTORS]).text(text, Counter(), "test")
+    recount: Counter[str] = Counter()
+    assert PIIFilter([(t, strategy) for t in DETECTORS]).text(once, recount, "test") == once
+    assert recount == {}
+
+
+def test_text_the_filter_returned_or_found_clean_is_not_scanned_again() -> None:
+    scans: list[str] = []
+    pii = PIIFilter([("email", "redact")])
+    pii._detectors = [("email", lambda text: scans.append(text) or DETECTORS["email"](text), "redact")]  # type: ignore[misc]
+    out = pii.text("mail a@example.com", Counter(), "test")
+    pii.text("a clean note", Counter(), "test")
+    scans.clear()
+    assert pii.text(out, Counter(), "test") == out and pii.text("a clean note", Counter(), "test") == "a clean note"
+    assert scans == []
+    assert pii.text("mail b@example.com", Counter(), "test") == "mail [REDACTED_EMAIL]" and scans
 
 
 # --- retry classification ------------------------------------------------------------------------

@@ -6,7 +6,9 @@ each piece of text is scanned in one place:
 
 - input: the new user messages are replaced in state (same ids) before the agent starts;
 - model requests: every message is filtered again before it is sent (a backstop for history
-  written before PII filtering was on), so the provider never receives a raw value;
+  written before PII filtering was on), so the provider never receives a raw value; text this filter
+  produced itself is known clean and not scanned again, so a conversation's history is scanned once,
+  not once per model call;
 - model output: the reply (content and tool-call arguments) is filtered inside the model call,
   BEFORE it is returned, so state, checkpoints and `updates`/`values` streams only see filtered
   text; tool-call arguments are what `write_file`/`edit_file` write to memory, so memory files
@@ -29,6 +31,7 @@ run with `PIIBlockedError` before it reaches state.
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -46,6 +49,15 @@ from deep_agent_service.guardrails.pii_detectors import DETECTORS
 from deep_agent_service.settings import PIIStrategy
 
 MEMORY_WRITING_TOOLS = frozenset({"write_file", "edit_file"})
+# A replacement can complete a match another detector missed (`a@b.travel4111 1111 1111 1111`: the
+# email ends at a word boundary only once the card is replaced), so filtering repeats until a pass
+# finds nothing; each pass replaces at least one value, and replacements are never PII themselves.
+MAX_PASSES = 8
+CLEAN_MEMO_SIZE = 8192
+
+
+def _digest(text: str) -> bytes:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
 class PIIBlockedError(PIIDetectionError, ValueError):
@@ -75,16 +87,32 @@ class PIIFilter:
             (pii_type, strategy) for pii_type, strategy in rules if strategy != "off"
         )
         self._detectors = [(pii_type, DETECTORS[pii_type], strategy) for pii_type, strategy in self.rules]
+        # Digests of texts a full pass found nothing in: this filter's own outputs, and clean input.
+        # A plain dict (atomic operations under the GIL; the server runs graphs on several threads),
+        # emptied when full.
+        self._clean: dict[bytes, None] = {}
 
     def text(self, content: str, counts: Counter[str], where: str) -> str:
-        for pii_type, detector, strategy in self._detectors:
-            matches = detector(content)
-            if not matches:
-                continue
-            if strategy == "block":
-                raise PIIBlockedError(pii_type, len(matches), where)
-            counts[pii_type] += len(matches)
-            content = apply_strategy(content, matches, strategy)
+        """`content` with every configured type replaced; raises `PIIBlockedError` for `block` types."""
+        key = _digest(content)
+        if key in self._clean:
+            return content
+        for passes in range(MAX_PASSES):
+            found = False
+            for pii_type, detector, strategy in self._detectors:
+                matches = detector(content)
+                if not matches:
+                    continue
+                if strategy == "block":
+                    raise PIIBlockedError(pii_type, len(matches), where)
+                found = True
+                counts[pii_type] += len(matches)
+                content = apply_strategy(content, matches, strategy)
+            if not found:
+                if len(self._clean) >= CLEAN_MEMO_SIZE:
+                    self._clean.clear()
+                self._clean[_digest(content) if passes else key] = None
+                break
         return content
 
     def value(self, value: Any, counts: Counter[str], where: str) -> Any:

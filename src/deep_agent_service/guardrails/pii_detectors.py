@@ -34,8 +34,13 @@ _SECRET = re.compile(
 )
 # 13-19 digits in groups of four (or Amex 4-6-5), one consistent separator: a card next to another
 # number ("4111-1111-1111-1111 10") must not swallow it and then fail the Luhn check.
-_CARD = re.compile(r"(?<![\d-])(?:\d{4}([ -]?)\d{4}\1\d{4}\1\d{1,7}|\d{4}([ -]?)\d{6}\2\d{5})(?!\d)")
+# It starts with `\d` (then looks behind the first digit), so the regex engine skips to digits instead of
+# trying the look-behind at every position: ~5x faster on prose.
+_CARD = re.compile(r"\d(?<![\d-]\d)(?:\d{3}([ -]?)\d{4}\1\d{4}\1\d{1,7}|\d{3}([ -]?)\d{6}\2\d{5})(?!\d)")
 _IPV6 = re.compile(r"(?<![0-9A-Fa-f:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![0-9A-Fa-f:])")
+# Every IPv6 address has two colons at most four hex digits apart; prose ("at 10:30", "Note:") rarely
+# does, and this literal-first pattern finds out fast, so most texts skip the costly scan above.
+_IPV6_HINT = re.compile(r":[0-9A-Fa-f]{0,4}:")
 
 
 def _non_overlapping(matches: list[PIIMatch]) -> list[PIIMatch]:
@@ -60,7 +65,7 @@ def detect_card(content: str) -> list[PIIMatch]:
 
 def detect_ip_any(content: str) -> list[PIIMatch]:
     matches = detect_ip(content)
-    if ":" in content:
+    if _IPV6_HINT.search(content):
         for m in _IPV6.finditer(content):
             candidate = m.group()
             if candidate.count(":") < 2 or ("::" not in candidate and candidate.count(":") != 7):
