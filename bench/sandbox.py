@@ -35,17 +35,20 @@ async def run() -> list[Row]:
     try:
         provider = LocalProvider(root)
         bare_argv = ["/bin/sh", "-c", COMMAND]
-        bare = Sample.of(time_sync(lambda: subprocess.run(bare_argv, capture_output=True, check=True), REPEAT))
-
         isolated_root = root / "bwrap-only"
         await asyncio.to_thread(isolated_root.mkdir)
         await asyncio.to_thread(prepare_root, isolated_root)
-        argv = build_argv(isolated_root, COMMAND, network=False, isolation=Isolation.BWRAP)
-        bwrap = Sample.of(time_sync(lambda: subprocess.run(argv, capture_output=True, check=True), REPEAT))
-
+        # exactly the provider's argv: bubblewrap plus the sandbox shell's resource limits
+        argv = build_argv(isolated_root, COMMAND, network=False, isolation=Isolation.BWRAP, limits=provider.limits)
         warm_box = (await provider.get_or_create("warm", {}, 3600)).sandbox
         await warm_box.aexecute(COMMAND)
-        warm = Sample.of(await time_async(lambda: warm_box.aexecute(COMMAND), REPEAT))
+        # Interleaved, one of each per round, so drift on a noisy machine hits all three alike.
+        timings: dict[str, list[float]] = {"bare": [], "bwrap": [], "warm": []}
+        for _ in range(REPEAT):
+            timings["bare"] += time_sync(lambda: subprocess.run(bare_argv, capture_output=True, check=True), 1)
+            timings["bwrap"] += time_sync(lambda: subprocess.run(argv, capture_output=True, check=True), 1)
+            timings["warm"] += await time_async(lambda: warm_box.aexecute(COMMAND), 1)
+        bare, bwrap, warm = (Sample.of(timings[name]) for name in ("bare", "bwrap", "warm"))
 
         async def cold_call() -> object:
             acquired = await provider.get_or_create(f"cold-{uuid.uuid4().hex}", {}, 3600)
