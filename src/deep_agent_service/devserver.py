@@ -242,9 +242,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
 
+    received: list[int] = []
+
     def stop_on_signal(signum: int, _frame: object) -> None:
-        server.stop()
-        raise SystemExit(128 + signum)
+        # Only ask here: waiting inside the handler would re-enter the `wait()` it interrupted, which
+        # holds the process's wait lock, and stall until the SIGKILL fallback. `wait()` below returns
+        # once the server has gone.
+        received.append(signum)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.process.pid, signal.SIGTERM)
 
     # The server runs in its own session; without this a SIGTERM to us would orphan it.
     signal.signal(signal.SIGTERM, stop_on_signal)
@@ -255,10 +261,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  API docs: {server.url}/docs    health: {server.url}/healthz")
     print("  Try it:   python examples/chat.py 'remember I like green tea'    (Ctrl-C stops the server)")
     try:
-        return server.process.wait()
+        code = server.process.wait()
     except KeyboardInterrupt:
         server.stop()
         return 0
+    server.stop()  # after a signal: SIGKILL if it has not gone within the grace period
+    return 128 + received[0] if received else code
 
 
 if __name__ == "__main__":
