@@ -126,3 +126,27 @@ def write_chart(rows: list[Row], path: Path) -> Path | None:
     figure.savefig(path, dpi=110)
     plt.close(figure)
     return path
+
+
+def print_comparison(rows: list[Row], previous: Path) -> None:
+    """This run beside an earlier results file (e.g. from another commit), benchmark by benchmark.
+
+    Absolute times move with the machine's load; the ratio column (ours / its same-run baseline)
+    is the one to compare between runs."""
+    before = {row["name"]: row for row in json.loads(previous.read_text())}
+    print(f"\n== compared with {previous} ==")
+    header = (
+        f"{'benchmark':<44} {'p50 before':>11} {'p50 now':>10} {'change':>8} {'ratio before':>13} {'ratio now':>10}"
+    )
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        old = before.get(row.name)
+        if old is None:
+            print(f"{row.name:<44} {'(new)':>11} {row.ours.p50:10.3f}")
+            continue
+        old_p50 = old["ours"]["p50"]
+        change = f"{(row.ours.p50 / old_p50 - 1) * 100:+7.1f}%" if old_p50 else f"{'-':>8}"
+        old_ratio = f"{old['ratio']:13.4f}" if old.get("ratio") is not None else f"{'-':>13}"
+        ratio = f"{row.ratio:10.4f}" if row.ratio is not None else f"{'-':>10}"
+        print(f"{row.name:<44} {old_p50:11.3f} {row.ours.p50:10.3f} {change} {old_ratio} {ratio}")
