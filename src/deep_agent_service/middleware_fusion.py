@@ -97,6 +97,16 @@ def _state_schema(parts: Sequence[AgentMiddleware[Any, Any, Any]]) -> type:
     return TypedDict("FusedState", fields)  # type: ignore[operator, no-any-return]
 
 
+def _calling(chain: Callable[..., Awaitable[Any]] | None) -> Callable[..., Awaitable[Any]]:
+    """A wrap-hook method that runs `chain` (the parts' wrappers composed, first = outermost)."""
+    assert chain is not None
+
+    async def wrap(self: AgentMiddleware[Any, Any, Any], request: Any, handler: Any) -> Any:
+        return await chain(request, handler)
+
+    return wrap
+
+
 def fuse(name: str, parts: Sequence[AgentMiddleware[Any, Any, Any]]) -> AgentMiddleware[Any, Any, Any]:
     """One middleware equivalent to `parts` (first = outermost) placed side by side in a stack."""
     for part in parts:
@@ -110,22 +120,13 @@ def fuse(name: str, parts: Sequence[AgentMiddleware[Any, Any, Any]]) -> AgentMid
     for hook in AFTER_HOOKS:
         if users := [p for p in reversed(parts) if _overrides(p, f"a{hook}")]:
             namespace[f"a{hook}"] = _state_hook(users, hook)
-    if model_wrappers := [p.awrap_model_call for p in parts if _overrides(p, "awrap_model_call")]:
-        model_chain = _chain_async_model_call_handlers(model_wrappers)
-
-        async def awrap_model_call(self: AgentMiddleware[Any, Any, Any], request: Any, handler: Any) -> Any:
-            assert model_chain is not None
-            return await model_chain(request, handler)
-
-        namespace["awrap_model_call"] = awrap_model_call
-    if tool_wrappers := [p.awrap_tool_call for p in parts if _overrides(p, "awrap_tool_call")]:
-        tool_chain = _chain_async_tool_call_wrappers(tool_wrappers)
-
-        async def awrap_tool_call(self: AgentMiddleware[Any, Any, Any], request: Any, handler: Any) -> Any:
-            assert tool_chain is not None
-            return await tool_chain(request, handler)
-
-        namespace["awrap_tool_call"] = awrap_tool_call
+    chainers: dict[str, Callable[[list[Any]], Callable[..., Awaitable[Any]] | None]] = {
+        "awrap_model_call": _chain_async_model_call_handlers,
+        "awrap_tool_call": _chain_async_tool_call_wrappers,
+    }
+    for hook, chain in chainers.items():
+        if wrappers := [getattr(p, hook) for p in parts if _overrides(p, hook)]:
+            namespace[hook] = _calling(chain(wrappers))
     cls = type(name, (AgentMiddleware,), namespace)
     fused: AgentMiddleware[Any, Any, Any] = cls()
     fused.tools = [tool for part in parts for tool in getattr(part, "tools", [])]
