@@ -97,7 +97,10 @@ async def ui_not_built(request: Request) -> Response:
 
 def ui_routes(dist: Path = WEB_DIST) -> list[BaseRoute]:
     """`/ui/` serves the built single-page app; its API calls go to this same server."""
-    redirect = Route("/ui", lambda request: RedirectResponse(request.url.replace(path="/ui/")))
+    # Relative, so it stays right behind a proxy that terminates TLS or rewrites the host.
+    redirect = Route(
+        "/ui", lambda request: RedirectResponse("/ui/" + (f"?{request.url.query}" if request.url.query else ""))
+    )
     if not (dist / "index.html").is_file():
         return [redirect, Route("/ui/{path:path}", ui_not_built)]
     return [redirect, Mount("/ui", app=StaticFiles(directory=dist, html=True), name="ui")]
