@@ -49,7 +49,7 @@ web:
 	else echo "WARNING: npm is missing, so the web UI (/ui) is not built: install Node.js 20+ and npm (apt-get install nodejs npm)"; fi
 
 run: setup web
-	$(BIN)/python -m deep_agent_service.devserver $(if $(PORT),--port $(PORT))
+	$(BIN)/python -m deep_agent_service.server.devserver $(if $(PORT),--port $(PORT))
 
 # Self-hosted: Aegra (Python >= 3.12, its own venv) on the machine's PostgreSQL and Redis.
 # Creates the database AEGRA_DATABASE (default deep_agent_aegra) if absent; AEGRA_PORT (default 2026).
@@ -57,7 +57,7 @@ aegra-venv:
 	deploy/aegra/install.sh
 
 aegra: setup aegra-venv
-	$(BIN)/python -m deep_agent_service.selfhost $(if $(AEGRA_PORT),--port $(AEGRA_PORT)) $(if $(AEGRA_DATABASE),--database $(AEGRA_DATABASE))
+	$(BIN)/python -m deep_agent_service.server.selfhost $(if $(AEGRA_PORT),--port $(AEGRA_PORT)) $(if $(AEGRA_DATABASE),--database $(AEGRA_DATABASE))
 
 lint: setup
 	$(BIN)/ruff check src tests bench examples

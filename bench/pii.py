@@ -25,7 +25,7 @@ from langgraph.store.memory import InMemoryStore
 
 from bench.common import Row, Sample, print_table, time_sync, write_json
 from deep_agent_service.guardrails.pii import PIIFilter, PIIGuard
-from deep_agent_service.memory import build_backend, mounts_for
+from deep_agent_service.memory.mounts import build_backend, mounts_for
 from deep_agent_service.offline_model import OfflineChatModel
 
 CORPUS = json.loads((Path(__file__).parents[1] / "tests" / "data" / "pii_corpus.json").read_text())["samples"]

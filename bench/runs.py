@@ -30,8 +30,8 @@ from langgraph_sdk.client import LangGraphClient
 
 from bench.common import Row, Sample, report
 from deep_agent_service.builder import AssistantSettings, build_agent
-from deep_agent_service.devserver import DevServer, free_port, isolated_config, start_server
 from deep_agent_service.guardrails.config import PII_TYPES, GuardrailOverrides
+from deep_agent_service.server.devserver import DevServer, free_port, isolated_config, start_server
 
 PROMPT = "plan: measure; compare"  # one model call with a tool call, one final answer
 SEQUENTIAL = int(os.environ.get("BENCH_SEQUENTIAL", "20"))

@@ -17,7 +17,7 @@ from langgraph_sdk import get_client
 
 from bench.common import Row, Sample, print_table, time_async, write_json
 from deep_agent_service import selfhost
-from deep_agent_service.devserver import DevServer, free_port, isolated_config, start_server
+from deep_agent_service.server.devserver import DevServer, free_port, isolated_config, start_server
 
 PROMPT = "plan: measure; compare"
 RUNS = int(os.environ.get("BENCH_SELFHOST_RUNS", "30"))

@@ -15,10 +15,10 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph_sdk.runtime import ServerRuntime
 
 from deep_agent_service.builder import assistant_settings_from, build_agent
-from deep_agent_service.identity import resolve_identity
-from deep_agent_service.operations import log_run_start
+from deep_agent_service.server.operations import log_run_start
 from deep_agent_service.settings import get_settings
-from deep_agent_service.tenancy import SPOOFABLE_KEYS
+from deep_agent_service.tenancy.handlers import SPOOFABLE_KEYS
+from deep_agent_service.tenancy.identity import resolve_identity
 
 logger = logging.getLogger("deep_agent_service.agent")
 

@@ -1,6 +1,6 @@
 import { defineConfig, loadEnv } from "vite";
 
-// Served by the LangGraph server itself at /ui (src/deep_agent_service/webapp.py), so every asset
+// Served by the LangGraph server itself at /ui (src/deep_agent_service/server/webapp.py), so every asset
 // path is under /ui/ and the API is the page's own origin. `npm run dev` proxies the API instead.
 export default defineConfig(({ mode }) => ({
   base: "/ui/",

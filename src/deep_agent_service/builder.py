@@ -19,7 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from deep_agent_service import compat  # noqa: F401  (library work-arounds, applied on import)
 from deep_agent_service.guardrails.assembly import guardrail_middleware
 from deep_agent_service.guardrails.config import GuardrailOverrides
-from deep_agent_service.memory import (
+from deep_agent_service.memory.middleware import ReadOnlyMountGuard, SeedOnceMiddleware, load_seed
+from deep_agent_service.memory.mounts import (
     ALL_MOUNTS,
     Mount,
     MountName,
@@ -28,7 +29,6 @@ from deep_agent_service.memory import (
     mounts_for,
     read_only_permissions,
 )
-from deep_agent_service.memory_middleware import ReadOnlyMountGuard, SeedOnceMiddleware, load_seed
 from deep_agent_service.middleware_fusion import fuse
 from deep_agent_service.models import chat_model
 from deep_agent_service.sandboxes import SandboxScope, SyncedMount, sandbox_parts
@@ -57,7 +57,7 @@ class AssistantSettings(BaseModel):
     model: str | None = Field(default=None, description="Overrides MODEL for this assistant.")
     instructions: str = Field(default="", max_length=20_000, description="Added to the system prompt.")
 
-    # --- memory settings (memory.py) ---
+    # --- memory settings (memory/mounts.py) ---
     mounts: tuple[MountName, ...] = Field(default=ALL_MOUNTS, description="Persistent mounts the agent gets.")
     shared_writable: bool = Field(default=False, description="Let the agent write the assistant's /shared/.")
 

@@ -15,8 +15,9 @@ from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 from playwright.async_api import Browser, Page, async_playwright
 
-from deep_agent_service.devserver import PROJECT_ROOT, DevServer
-from deep_agent_service.webapp import WEB_DIST
+from deep_agent_service import PROJECT_ROOT
+from deep_agent_service.server.devserver import DevServer
+from deep_agent_service.server.webapp import WEB_DIST
 from tests.support.server import api_keys_env, serving
 from tests.support.services import require
 

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlparse
 from langgraph_sdk.client import LangGraphClient
 from playwright.async_api import Page, Request, expect
 
-from deep_agent_service.devserver import DevServer
+from deep_agent_service.server.devserver import DevServer
 from tests.e2e.conftest import ADMIN_KEY, screenshot
 
 

@@ -18,8 +18,8 @@ from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 
 from deep_agent_service import selfhost
-from deep_agent_service.devserver import DevServer, free_port
-from deep_agent_service.identity import canonical_assistant_id
+from deep_agent_service.server.devserver import DevServer, free_port
+from deep_agent_service.tenancy.identity import canonical_assistant_id
 from tests.support.chat import ask, last_ai_text
 from tests.support.durability import (
     call_lines,

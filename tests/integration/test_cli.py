@@ -9,7 +9,7 @@ import pexpect
 import pytest
 from langgraph_sdk.client import LangGraphClient
 
-from deep_agent_service.devserver import DevServer, free_port
+from deep_agent_service.server.devserver import DevServer, free_port
 
 
 def spawn(server_url: str, *args: str) -> pexpect.spawn:

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from langgraph_sdk.client import LangGraphClient
 
-from deep_agent_service.devserver import DevServer
+from deep_agent_service.server.devserver import DevServer
 from tests.support.chat import ask, last_ai_text
 
 

@@ -12,7 +12,7 @@ import pytest
 from langgraph_sdk import get_client
 from langgraph_sdk.errors import NotFoundError
 
-from deep_agent_service.devserver import DevServer
+from deep_agent_service.server.devserver import DevServer
 from tests.support.chat import last_ai_text
 from tests.support.durability import call_lines, launch_dev, repeated, wait_for_line, wait_for_run
 

@@ -16,7 +16,7 @@ import pytest
 from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 
-from deep_agent_service.devserver import DevServer
+from deep_agent_service.server.devserver import DevServer
 from tests.support.chat import last_ai_text
 from tests.support.fault_provider import Fault, FaultProvider, Reply
 from tests.support.server import launch

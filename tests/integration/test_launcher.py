@@ -1,4 +1,4 @@
-"""`make run`'s launcher (`python -m deep_agent_service.devserver`): it says where the service and
+"""`make run`'s launcher (`python -m deep_agent_service.server.devserver`): it says where the service and
 the web UI are, and a SIGTERM (a service manager, a closed terminal) stops it and its server."""
 
 from __future__ import annotations
@@ -10,14 +10,15 @@ import sys
 
 import httpx
 
-from deep_agent_service.devserver import DEFAULT_HOST, PROJECT_ROOT, free_port, port_is_free
+from deep_agent_service import PROJECT_ROOT
+from deep_agent_service.server.devserver import DEFAULT_HOST, free_port, port_is_free
 from tests.support.server import BASE_ENV
 
 
 def test_sigterm_stops_the_launcher_and_its_server() -> None:
     port = free_port()
     launcher = subprocess.Popen(
-        [sys.executable, "-m", "deep_agent_service.devserver", "--port", str(port)],
+        [sys.executable, "-m", "deep_agent_service.server.devserver", "--port", str(port)],
         cwd=PROJECT_ROOT,
         env={**os.environ, **BASE_ENV},
         stdout=subprocess.PIPE,

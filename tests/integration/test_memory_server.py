@@ -19,8 +19,8 @@ import pytest
 from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 
-from deep_agent_service.devserver import DevServer
-from deep_agent_service.memory_middleware import SEED_ROOT
+from deep_agent_service.memory.middleware import SEED_ROOT
+from deep_agent_service.server.devserver import DevServer
 from tests.support.chat import ask
 from tests.support.postgres import scratch_database
 from tests.support.server import POSTGRES_STORE, api_keys_env, launch
@@ -113,7 +113,7 @@ async def test_policies_are_per_org_and_never_writable_by_the_agent(
 
 
 def memory_cli(deployment: Deployment, *args: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "deep_agent_service.memory_ops", *args]
+    command = [sys.executable, "-m", "deep_agent_service.memory.ops", *args]
     command += ["--url", deployment.server.url, "--api-key", deployment.keys["alice"]]
     return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
 

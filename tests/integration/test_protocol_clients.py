@@ -18,7 +18,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import McpError
 from mcp.types import TextContent
 
-from deep_agent_service.devserver import DevServer
+from deep_agent_service.server.devserver import DevServer
 from tests.support.server import api_keys_env, serving
 
 KEYS = {

@@ -17,9 +17,10 @@ import pytest
 from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 
-from deep_agent_service.devserver import PROJECT_ROOT, DevServer
+from deep_agent_service import PROJECT_ROOT
 from deep_agent_service.sandboxes.local import LocalProvider
 from deep_agent_service.sandboxes.provider import SandboxInfo
+from deep_agent_service.server.devserver import DevServer
 from tests.support.chat import ask
 from tests.support.sandbox_dirs import sandbox_root
 from tests.support.server import launch

@@ -22,7 +22,7 @@ import pytest
 from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 
-from deep_agent_service.devserver import DevServer
+from deep_agent_service.server.devserver import DevServer
 from tests.support.chat import ask
 from tests.support.server import api_keys_env, serving
 from tests.support.tally import TENANT_ISOLATION

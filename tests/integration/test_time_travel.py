@@ -55,7 +55,7 @@ async def test_fork_from_an_earlier_checkpoint_on_langgraph_dev(client: LangGrap
 
 
 async def test_default_assistant_id_matches_aegra(client: LangGraphClient) -> None:
-    from deep_agent_service.identity import canonical_assistant_id
+    from deep_agent_service.tenancy.identity import canonical_assistant_id
 
     default = await client.assistants.get(canonical_assistant_id("agent"))  # the server's own, by graph id
     assert default["graph_id"] == "agent"

@@ -13,7 +13,8 @@ from typing import Any
 
 from langgraph_sdk.client import LangGraphClient
 
-from deep_agent_service.devserver import PROJECT_ROOT, DevServer, free_port, isolated_config, start_server
+from deep_agent_service import PROJECT_ROOT
+from deep_agent_service.server.devserver import DevServer, free_port, isolated_config, start_server
 from tests.support.server import BASE_ENV
 
 SLOW_GRAPH = f"{PROJECT_ROOT / 'tests' / 'support' / 'slow_graph.py'}:graph"

@@ -32,7 +32,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from deep_agent_service.devserver import free_port
+from deep_agent_service.server.devserver import free_port
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,10 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from deep_agent_service.devserver import PROJECT_ROOT, DevServer, free_port, isolated_config, start_server
+from deep_agent_service import PROJECT_ROOT
+from deep_agent_service.server.devserver import DevServer, free_port, isolated_config, start_server
 
-POSTGRES_STORE = {"store": {"path": str(PROJECT_ROOT / "src" / "deep_agent_service" / "stores.py") + ":postgres_store"}}
+POSTGRES_STORE = {"store": {"path": str(PROJECT_ROOT / "src" / "deep_agent_service" / "memory" / "postgres.py") + ":postgres_store"}}
 
 # What every test server gets: the offline model, no tracing, no version check (no network at all).
 BASE_ENV: dict[str, str] = {

@@ -12,7 +12,7 @@ from langgraph.store.memory import InMemoryStore
 
 from deep_agent_service.builder import AssistantSettings, build_agent
 from deep_agent_service.guardrails.limits import model_call_limit
-from deep_agent_service.memory_store import QuotaStoreBackend
+from deep_agent_service.memory.store import QuotaStoreBackend
 from deep_agent_service.middleware_fusion import fuse
 
 

@@ -19,7 +19,7 @@ from langchain_core.messages import AIMessage
 from langgraph.store.base import BaseStore
 
 from deep_agent_service.guardrails.events import report_trip
-from deep_agent_service.identity import RunIdentity, encode_part, identity_from_runtime
+from deep_agent_service.tenancy.identity import RunIdentity, encode_part, identity_from_runtime
 
 BUDGETS = "budgets"
 ORG_KEY = "org"

@@ -41,7 +41,6 @@ from langchain.agents.middleware.types import ToolCallRequest
 from langchain_core.messages import ToolMessage
 from langgraph.types import Command
 
-from deep_agent_service.identity import RunIdentity, identity_from_runtime
 from deep_agent_service.sandboxes.local import run_sync
 from deep_agent_service.sandboxes.provider import (
     SandboxError,
@@ -51,6 +50,7 @@ from deep_agent_service.sandboxes.provider import (
     sandbox_labels,
     sandbox_name,
 )
+from deep_agent_service.tenancy.identity import RunIdentity, identity_from_runtime
 
 logger = logging.getLogger("deep_agent_service.sandboxes")
 

@@ -1,6 +1,6 @@
 """Delete sandboxes that are idle past their TTL or whose thread / assistant no longer exists.
 
-Runs periodically inside the server (the `http.app` lifespan, webapp.py) and as a command:
+Runs periodically inside the server (the `http.app` lifespan, server/webapp.py) and as a command:
 
     python -m deep_agent_service.sandboxes.reaper --dry-run   # list what would be deleted
     python -m deep_agent_service.sandboxes.reaper --url http://127.0.0.1:2024

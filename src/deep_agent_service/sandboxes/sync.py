@@ -28,9 +28,9 @@ from deepagents.backends.utils import create_file_data
 from langchain.agents.middleware import AgentMiddleware
 from langgraph.store.base import BaseStore
 
-from deep_agent_service.identity import RunIdentity, Scope, identity_from_runtime, namespace_for
 from deep_agent_service.sandboxes.binding import LazySandboxBackend, Target
 from deep_agent_service.sandboxes.provider import SandboxError
+from deep_agent_service.tenancy.identity import RunIdentity, Scope, identity_from_runtime, namespace_for
 
 logger = logging.getLogger("deep_agent_service.sandboxes.sync")
 

@@ -15,11 +15,11 @@ from typing import Any
 
 from langgraph_sdk import Auth
 
-from deep_agent_service.credentials import Authenticator, build_authenticator, principal_dict
 from deep_agent_service.guardrails.config import resolve_config
 from deep_agent_service.guardrails.pii import PIIBlockedError, PIIFilter
-from deep_agent_service.identity import RunIdentity, Scope, encode_part, identity_from_user, stamp_run_assistant
 from deep_agent_service.settings import Settings, get_settings
+from deep_agent_service.tenancy.credentials import Authenticator, build_authenticator, principal_dict
+from deep_agent_service.tenancy.identity import RunIdentity, Scope, encode_part, identity_from_user, stamp_run_assistant
 
 # Identity keys a client might put into a run's config or context to act as someone else.
 SPOOFABLE_KEYS = frozenset({"user_id", "user", "org_id", "org", "owner", "role", "identity"})

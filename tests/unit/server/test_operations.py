@@ -13,10 +13,10 @@ import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.store.memory import InMemoryStore
 
+from deep_agent_service import PROJECT_ROOT
 from deep_agent_service.builder import AssistantSettings, build_agent
-from deep_agent_service.devserver import PROJECT_ROOT
-from deep_agent_service.identity import canonical_assistant_id, stamp_run_assistant
 from deep_agent_service.settings import ConfigurationError, load_settings
+from deep_agent_service.tenancy.identity import canonical_assistant_id, stamp_run_assistant
 
 
 def test_a_graph_id_names_its_default_assistant() -> None:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from deep_agent_service.identity import (
+from deep_agent_service.tenancy.identity import (
     IdentityError,
     RunIdentity,
     Scope,

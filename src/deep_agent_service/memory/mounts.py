@@ -16,8 +16,8 @@ from deepagents import FilesystemPermission
 from deepagents.backends import CompositeBackend, StateBackend
 from deepagents.backends.protocol import BackendProtocol
 
-from deep_agent_service.identity import Scope, identity_from_runtime, namespace_for
-from deep_agent_service.memory_store import QuotaStoreBackend
+from deep_agent_service.memory.store import QuotaStoreBackend
+from deep_agent_service.tenancy.identity import Scope, identity_from_runtime, namespace_for
 
 MountName = Literal["memories", "profile", "shared", "policies", "skills"]
 

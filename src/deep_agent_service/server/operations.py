@@ -15,8 +15,8 @@ from typing import Any
 
 from langgraph.store.base import BaseStore
 
-from deep_agent_service.identity import RunIdentity
 from deep_agent_service.settings import get_settings
+from deep_agent_service.tenancy.identity import RunIdentity
 
 logger = logging.getLogger("deep_agent_service.runs")
 

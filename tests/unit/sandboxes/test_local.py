@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from deepagents.backends.protocol import SandboxBackendProtocol
 
-from deep_agent_service.devserver import PROJECT_ROOT
+from deep_agent_service import PROJECT_ROOT
 from deep_agent_service.sandboxes.isolation import Isolation, Limits, disk_usage
 from deep_agent_service.sandboxes.local import LocalProvider, LocalSandbox
 from deep_agent_service.sandboxes.provider import SandboxGone

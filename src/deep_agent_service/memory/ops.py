@@ -26,7 +26,7 @@ import httpx
 from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 
-from deep_agent_service.identity import Scope, decode_part, encode_part
+from deep_agent_service.tenancy.identity import Scope, decode_part, encode_part
 
 PAGE = 100
 

@@ -3,7 +3,7 @@
 LangSmith Deployments already give the server a PostgreSQL store. For `langgraph dev` (or any
 server that takes a custom store path), add to `langgraph.json`:
 
-    "store": {"path": "./src/deep_agent_service/stores.py:postgres_store"}
+    "store": {"path": "./src/deep_agent_service/memory/postgres.py:postgres_store"}
 
 and set `POSTGRES_URI`. The tables are created on first start (`setup()` is idempotent).
 """

@@ -21,10 +21,11 @@ from langgraph.prebuilt.tool_node import ToolCallRequest
 from langgraph.store.base import BaseStore
 from langgraph.types import Command
 
-from deep_agent_service.identity import RunIdentity, Scope, identity_from_runtime, namespace_for
-from deep_agent_service.memory import WRITE_TOOLS, Mount, read_only_mount
+from deep_agent_service import PROJECT_ROOT
+from deep_agent_service.memory.mounts import WRITE_TOOLS, Mount, read_only_mount
+from deep_agent_service.tenancy.identity import RunIdentity, Scope, identity_from_runtime, namespace_for
 
-SEED_ROOT = Path(__file__).resolve().parents[2] / "seed"
+SEED_ROOT = PROJECT_ROOT / "seed"
 # seed/<folder>/ -> the scope its files are written to
 SEED_FOLDERS: dict[str, Scope] = {"policies": Scope.ORG, "shared": Scope.ASSISTANT, "skills": Scope.SKILLS}
 

@@ -20,12 +20,12 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from deep_agent_service import __version__
-from deep_agent_service.credentials import build_authenticator
-from deep_agent_service.identity import RunIdentity, Scope, namespace_for
-from deep_agent_service.memory import MOUNTS
-from deep_agent_service.operations import probe_sandbox_provider, probe_store
+from deep_agent_service import PROJECT_ROOT, __version__
+from deep_agent_service.memory.mounts import MOUNTS
+from deep_agent_service.server.operations import probe_sandbox_provider, probe_store
 from deep_agent_service.settings import get_settings
+from deep_agent_service.tenancy.credentials import build_authenticator
+from deep_agent_service.tenancy.identity import RunIdentity, Scope, namespace_for
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -85,7 +85,7 @@ async def whoami(request: Request) -> JSONResponse:
     )
 
 
-WEB_DIST = Path(__file__).resolve().parents[2] / "web" / "dist"
+WEB_DIST = PROJECT_ROOT / "web" / "dist"
 
 
 async def ui_not_built(request: Request) -> Response:

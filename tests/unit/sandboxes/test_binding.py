@@ -162,7 +162,7 @@ async def test_no_sandbox_for_a_new_thread_while_the_provider_is_down() -> None:
 def _graph_with(backend: LazySandboxBackend) -> Any:
     from deepagents import create_deep_agent
 
-    from deep_agent_service.memory import build_backend, mounts_for
+    from deep_agent_service.memory.mounts import build_backend, mounts_for
     from deep_agent_service.offline_model import OfflineChatModel
 
     return create_deep_agent(

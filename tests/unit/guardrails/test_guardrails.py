@@ -24,12 +24,12 @@ from deep_agent_service.guardrails.config import GuardrailOverrides, RetryPolicy
 from deep_agent_service.guardrails.pii import PIIFilter
 from deep_agent_service.guardrails.pii_detectors import DETECTORS
 from deep_agent_service.guardrails.retry import TransientModelRetry, is_transient, retry_after_seconds
-from deep_agent_service.identity import RunIdentity
-from deep_agent_service.memory import build_backend, mounts_for
+from deep_agent_service.memory.mounts import build_backend, mounts_for
 from deep_agent_service.offline_model import OfflineChatModel
 from deep_agent_service.settings import ConfigurationError, load_settings
+from deep_agent_service.tenancy.identity import RunIdentity
 
-CORPUS: list[dict[str, str]] = json.loads((Path(__file__).parents[1] / "data" / "pii_corpus.json").read_text())[
+CORPUS: list[dict[str, str]] = json.loads((Path(__file__).parents[2] / "data" / "pii_corpus.json").read_text())[
     "samples"
 ]
 

@@ -32,8 +32,8 @@ from langgraph.config import get_config
 from langgraph.runtime import get_runtime
 from langgraph.store.base import BaseStore, GetOp, Item
 
-from deep_agent_service.identity import IdentityError, identity_from_runtime
 from deep_agent_service.settings import get_settings
+from deep_agent_service.tenancy.identity import IdentityError, identity_from_runtime
 
 PROVENANCE_KEY = "written_by"
 T = TypeVar("T")

@@ -12,9 +12,9 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.store.memory import InMemoryStore
 
 from deep_agent_service.builder import AssistantSettings, AssistantSettingsError, assistant_settings_from, build_agent
-from deep_agent_service.identity import RunIdentity, Scope, namespace_for
-from deep_agent_service.memory_middleware import SEED_ROOT
+from deep_agent_service.memory.middleware import SEED_ROOT
 from deep_agent_service.settings import get_settings
+from deep_agent_service.tenancy.identity import RunIdentity, Scope, namespace_for
 
 ALICE = {"identity": "alice", "org": "acme", "role": "member"}
 BOB = {"identity": "bob", "org": "acme", "role": "member"}

@@ -16,8 +16,8 @@ from typing import Any
 import jwt
 from langgraph_sdk import Auth
 
-from deep_agent_service.identity import Role
 from deep_agent_service.settings import ConfigurationError, Settings
+from deep_agent_service.tenancy.identity import Role
 
 HS_ALGORITHMS = ["HS256"]
 ASYMMETRIC_ALGORITHMS = ["RS256", "ES256"]
@@ -36,7 +36,7 @@ Authenticator = Callable[[Mapping[Any, Any]], Awaitable[Principal]]
 
 
 def principal_dict(principal: Principal) -> dict[str, Any]:
-    """The user object handed to langgraph-api (`identity` plus the claims identity.py reads)."""
+    """The user object handed to langgraph-api (`identity` plus the claims tenancy/identity.py reads)."""
     return {
         "identity": principal.user,
         "org": principal.org,

@@ -19,9 +19,9 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from deep_agent_service.devserver import (
+from deep_agent_service import PROJECT_ROOT
+from deep_agent_service.server.devserver import (
     DEFAULT_HOST,
-    PROJECT_ROOT,
     DevServer,
     ServerStartError,
     port_is_free,

@@ -22,7 +22,8 @@ from typing import Any
 
 import httpx
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+from deep_agent_service import PROJECT_ROOT
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 2024
 
