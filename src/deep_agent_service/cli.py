@@ -26,12 +26,14 @@ from langgraph_sdk.schema import StreamMode
 from rich.console import Console
 from rich.table import Table
 
+from deep_agent_service.errors import ServiceError
+
 Prompt = Callable[[str], Awaitable[str]]
 STREAM_MODES: list[StreamMode] = ["messages-tuple", "updates", "custom"]
 TODO_MARK = {"pending": "[ ]", "in_progress": "[~]", "completed": "[x]"}
 
 
-class CliError(RuntimeError):
+class CliError(ServiceError, RuntimeError):
     """A problem the user can fix; printed as one line."""
 
 

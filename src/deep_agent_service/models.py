@@ -7,8 +7,9 @@ import functools
 from langchain.chat_models import init_chat_model
 from langchain_core.language_models import BaseChatModel
 
+from deep_agent_service.errors import ConfigurationError
 from deep_agent_service.offline_model import OfflineChatModel
-from deep_agent_service.settings import OFFLINE_MODEL, PROVIDER_EXTRAS, ConfigurationError, get_settings
+from deep_agent_service.settings import OFFLINE_MODEL, PROVIDER_EXTRAS, get_settings
 
 
 @functools.cache

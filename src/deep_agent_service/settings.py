@@ -25,6 +25,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from deep_agent_service.errors import ConfigurationError
+
 OFFLINE_MODEL = "offline"
 
 # Keys whose presence means a real provider can be reached; without any, the offline model is the default.
@@ -34,10 +36,6 @@ PROVIDER_KEY_VARIABLES: dict[str, str] = {
 }
 # The optional extra that installs each provider's LangChain integration.
 PROVIDER_EXTRAS: dict[str, str] = {"anthropic": "anthropic", "openai": "openai"}
-
-
-class ConfigurationError(RuntimeError):
-    """A setting is missing or invalid; the message names the variable and the fix."""
 
 
 AuthMode = Literal["local", "api_keys", "jwt"]

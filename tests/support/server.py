@@ -11,7 +11,9 @@ from typing import Any
 from deep_agent_service import PROJECT_ROOT
 from deep_agent_service.server.devserver import DevServer, free_port, isolated_config, start_server
 
-POSTGRES_STORE = {"store": {"path": str(PROJECT_ROOT / "src" / "deep_agent_service" / "memory" / "postgres.py") + ":postgres_store"}}
+POSTGRES_STORE = {
+    "store": {"path": str(PROJECT_ROOT / "src" / "deep_agent_service" / "memory" / "postgres.py") + ":postgres_store"}
+}
 
 # What every test server gets: the offline model, no tracing, no version check (no network at all).
 BASE_ENV: dict[str, str] = {

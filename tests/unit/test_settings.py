@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from deep_agent_service.settings import ConfigurationError, load_settings
+from deep_agent_service.errors import ConfigurationError
+from deep_agent_service.settings import load_settings
 
 
 @pytest.fixture(autouse=True)

@@ -44,6 +44,7 @@ from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMes
 from langgraph.constants import TAG_NOSTREAM
 from langgraph.types import Command
 
+from deep_agent_service.errors import ServiceError
 from deep_agent_service.guardrails.events import report_trip
 from deep_agent_service.guardrails.pii_detectors import DETECTORS
 from deep_agent_service.settings import PIIStrategy
@@ -60,7 +61,7 @@ def _digest(text: str) -> bytes:
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
-class PIIBlockedError(PIIDetectionError, ValueError):
+class PIIBlockedError(ServiceError, PIIDetectionError, ValueError):
     """Content of a type configured as `block` reached the model's output or a tool result.
 
     A `ValueError` too, so the server shows its message to the client (it hides the message of

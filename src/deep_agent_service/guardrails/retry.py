@@ -23,13 +23,14 @@ from langchain.agents.middleware.types import ModelRequest, ModelResponse
 from langchain_core.exceptions import ModelError
 from langgraph.errors import GraphBubbleUp
 
+from deep_agent_service.errors import ServiceError
 from deep_agent_service.guardrails.config import RetryPolicy
 from deep_agent_service.guardrails.events import report_trip
 
 _TRANSIENT_STATUS = frozenset({408, 409, 429})
 
 
-class ModelUnavailableError(RuntimeError):
+class ModelUnavailableError(ServiceError, RuntimeError):
     """The model kept failing with transient errors until the retries or the time budget ran out."""
 
 

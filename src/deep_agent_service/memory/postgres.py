@@ -15,7 +15,8 @@ from contextlib import asynccontextmanager
 
 from langgraph.store.base import BaseStore
 
-from deep_agent_service.settings import ConfigurationError, get_settings
+from deep_agent_service.errors import ConfigurationError
+from deep_agent_service.settings import get_settings
 
 
 @asynccontextmanager

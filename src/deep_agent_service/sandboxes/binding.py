@@ -41,15 +41,9 @@ from langchain.agents.middleware.types import ToolCallRequest
 from langchain_core.messages import ToolMessage
 from langgraph.types import Command
 
+from deep_agent_service.sandboxes.errors import SandboxError, SandboxGoneError
 from deep_agent_service.sandboxes.local import run_sync
-from deep_agent_service.sandboxes.provider import (
-    SandboxError,
-    SandboxGone,
-    SandboxProvider,
-    SandboxScope,
-    sandbox_labels,
-    sandbox_name,
-)
+from deep_agent_service.sandboxes.provider import SandboxProvider, SandboxScope, sandbox_labels, sandbox_name
 from deep_agent_service.tenancy.identity import RunIdentity, identity_from_runtime
 
 logger = logging.getLogger("deep_agent_service.sandboxes")
@@ -165,7 +159,7 @@ class LazySandboxBackend(SandboxBackendProtocol):
             return fail(f"Error: no sandbox is available for this run: {error}")
         try:
             return await operation(sandbox)
-        except SandboxGone as gone:
+        except SandboxGoneError as gone:
             # Only a provider's definite "gone" replaces a box; everything else keeps the binding.
             self._handles.pop(target.name, None)
             told = len(self._notices.get(target.name, []))

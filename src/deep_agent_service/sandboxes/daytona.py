@@ -14,17 +14,9 @@ from typing import Any
 
 from deepagents.backends.protocol import SandboxBackendProtocol
 
-from deep_agent_service.sandboxes.cloud import CloudProvider, matches
-from deep_agent_service.sandboxes.provider import (
-    NameRules,
-    SandboxError,
-    SandboxGone,
-    SandboxInfo,
-    SandboxUnreachable,
-)
+from deep_agent_service.sandboxes.cloud import CloudProvider
+from deep_agent_service.sandboxes.provider import SandboxInfo
 from deep_agent_service.settings import Settings
-
-NAME_RULES = NameRules(max_length=63)
 
 
 def create_params(
@@ -44,34 +36,24 @@ def create_params(
     return params
 
 
-def classify(error: BaseException) -> SandboxError:
-    import daytona
-
-    if isinstance(error, daytona.DaytonaNotFoundError | daytona.DaytonaGoneError):
-        return SandboxGone(f"Daytona sandbox not found: {error}")
-    return SandboxUnreachable(f"Daytona: {type(error).__name__}: {error}")
-
-
 class DaytonaProvider(CloudProvider):
-    name_rules = NAME_RULES
+    service = "Daytona"
 
     def __init__(self, client: Any, *, snapshot: str | None = None, network: bool = False) -> None:
         self.client = client  # daytona.Daytona
         self.snapshot = snapshot
         self.network = network
 
-    def classify(self, error: BaseException) -> SandboxError:
-        return classify(error)
+    @classmethod
+    def not_found_errors(cls) -> tuple[type[BaseException], ...]:
+        import daytona
+
+        return (daytona.DaytonaNotFoundError, daytona.DaytonaGoneError)
 
     async def _find(self, name: str) -> SandboxBackendProtocol | None:
-        import daytona
         from langchain_daytona import DaytonaSandbox
 
-        try:
-            box = await asyncio.to_thread(self.client.get, name)
-        except daytona.DaytonaNotFoundError:
-            return None
-        sandbox: SandboxBackendProtocol = DaytonaSandbox(sandbox=box)
+        sandbox: SandboxBackendProtocol = DaytonaSandbox(sandbox=await asyncio.to_thread(self.client.get, name))
         return sandbox
 
     async def _create(self, name: str, labels: Mapping[str, str], ttl_seconds: int) -> None:
@@ -83,21 +65,14 @@ class DaytonaProvider(CloudProvider):
         await asyncio.to_thread(self.client.create, params)
 
     async def _remove(self, name: str) -> bool:
-        import daytona
-
-        try:
-            box = await asyncio.to_thread(self.client.get, name)
-        except daytona.DaytonaNotFoundError:
-            return False
-        await asyncio.to_thread(self.client.delete, box)
+        await asyncio.to_thread(self.client.delete, await asyncio.to_thread(self.client.get, name))
         return True
 
-    async def _list(self, labels: Mapping[str, str]) -> list[SandboxInfo]:
+    async def _boxes(self, labels: Mapping[str, str]) -> list[SandboxInfo]:
         boxes = await asyncio.to_thread(lambda: list(self.client.list()))
         return [
             SandboxInfo(name=box.name, sandbox_id=box.id, labels=dict(box.labels or {}), created_at=0.0)
             for box in boxes
-            if matches(box.labels, labels)
         ]
 
 

@@ -35,6 +35,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TypeVar
 
+from deep_agent_service.errors import ServiceError
+
 T = TypeVar("T")
 SANDBOX_UID = 1000
 # When the server runs as root, sandboxes run as this host uid (nobody): the kernel exempts uid 0
@@ -62,7 +64,7 @@ class Isolation(StrEnum):
     NONE = "none"
 
 
-class IsolationUnavailable(RuntimeError):
+class IsolationUnavailableError(ServiceError, RuntimeError):
     """Bubblewrap is missing or cannot create namespaces here; the message says how to fix it."""
 
 
@@ -98,7 +100,7 @@ def check_isolation(isolation: Isolation) -> None:
         return
     binary = bwrap_path()
     if binary is None:
-        raise IsolationUnavailable(INSTALL_HINT)
+        raise IsolationUnavailableError(INSTALL_HINT)
     with tempfile.TemporaryDirectory(prefix="sandbox-probe-") as probe_root:
         workspace = Path(probe_root)
         workspace.chmod(0o711)
@@ -112,7 +114,7 @@ def check_isolation(isolation: Isolation) -> None:
         )
     if probe.returncode != 0:
         detail = probe.stderr.decode(errors="replace").strip()
-        raise IsolationUnavailable(
+        raise IsolationUnavailableError(
             f"bubblewrap cannot create namespaces here ({detail}): enable unprivileged user namespaces "
             "(sysctl kernel.unprivileged_userns_clone=1) or run the server where they are available, "
             "or set SANDBOX_ISOLATION=none to run commands WITHOUT isolation"
@@ -155,7 +157,7 @@ def _drop_root() -> tuple[str, ...]:
         return ()
     setpriv = shutil.which("setpriv")
     if setpriv is None:
-        raise IsolationUnavailable(
+        raise IsolationUnavailableError(
             "the server runs as root and needs `setpriv` (util-linux) to start sandboxes as nobody"
         )
     uid = str(HOST_UID_WHEN_ROOT)

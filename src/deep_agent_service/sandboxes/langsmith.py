@@ -16,17 +16,9 @@ from deepagents.backends import LangSmithSandbox
 from deepagents.backends.protocol import SandboxBackendProtocol
 from langsmith import sandbox as ls
 
-from deep_agent_service.sandboxes.cloud import CloudProvider, matches
-from deep_agent_service.sandboxes.provider import (
-    NameRules,
-    SandboxError,
-    SandboxGone,
-    SandboxInfo,
-    SandboxUnreachable,
-)
+from deep_agent_service.sandboxes.cloud import CloudProvider
+from deep_agent_service.sandboxes.provider import SandboxInfo
 from deep_agent_service.settings import Settings
-
-NAME_RULES = NameRules(max_length=63)
 
 
 def create_params(
@@ -39,56 +31,44 @@ def create_params(
     return params
 
 
-def classify(error: BaseException) -> SandboxError:
-    if isinstance(error, ls.ResourceNotFoundError):
-        return SandboxGone(f"LangSmith sandbox not found: {error}")
-    return SandboxUnreachable(f"LangSmith sandboxes: {type(error).__name__}: {error}")
-
-
 def _timestamp(value: str | None) -> float:
     if not value:
         return 0.0
     return datetime.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
 
 
-def info_of(box: Any) -> SandboxInfo:
-    return SandboxInfo(
-        name=box.name,
-        sandbox_id=box.id or box.name,
-        labels=dict(box.labels or {}),
-        created_at=_timestamp(box.created_at),
-    )
-
-
 class LangSmithProvider(CloudProvider):
-    name_rules = NAME_RULES
+    service = "LangSmith"
 
     def __init__(self, client: ls.AsyncSandboxClient, *, snapshot: str | None = None) -> None:
         self.client = client
         self.snapshot = snapshot
 
-    def classify(self, error: BaseException) -> SandboxError:
-        return classify(error)
+    @classmethod
+    def not_found_errors(cls) -> tuple[type[BaseException], ...]:
+        return (ls.ResourceNotFoundError,)
 
     async def _find(self, name: str) -> SandboxBackendProtocol | None:
-        try:
-            box = await self.client.get_sandbox(name)
-        except ls.ResourceNotFoundError:
-            return None
+        box = await self.client.get_sandbox(name)
         return LangSmithSandbox(await asyncio.to_thread(box.to_sync))
 
     async def _create(self, name: str, labels: Mapping[str, str], ttl_seconds: int) -> None:
         await self.client.create_sandbox(**create_params(name, labels, ttl_seconds, snapshot=self.snapshot))
 
     async def _remove(self, name: str) -> bool:
-        try:
-            await self.client.delete_sandbox(name)
-        except ls.ResourceNotFoundError:
-            return False
+        await self.client.delete_sandbox(name)
         return True
 
-    async def _list(self, labels: Mapping[str, str]) -> list[SandboxInfo]:
-        return [info_of(box) for box in await self.client.list_sandboxes() if matches(box.labels, labels)]
+    async def _boxes(self, labels: Mapping[str, str]) -> list[SandboxInfo]:
+        return [
+            SandboxInfo(
+                name=box.name,
+                sandbox_id=box.id or box.name,
+                labels=dict(box.labels or {}),
+                created_at=_timestamp(box.created_at),
+            )
+            for box in await self.client.list_sandboxes()
+        ]
 
 
 def provider_from_settings(settings: Settings, *, network: bool) -> LangSmithProvider:

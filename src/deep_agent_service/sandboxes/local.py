@@ -43,11 +43,18 @@ from deepagents.backends.protocol import (
 )
 from deepagents.backends.sandbox import BaseSandbox
 
+from deep_agent_service.sandboxes.errors import (
+    SandboxBusyError,
+    SandboxError,
+    SandboxGoneError,
+    SandboxUnreachableError,
+    classified,
+)
 from deep_agent_service.sandboxes.isolation import (
     HOST_UID_WHEN_ROOT,
     CommandJob,
     Isolation,
-    IsolationUnavailable,
+    IsolationUnavailableError,
     Limits,
     RunResult,
     check_isolation,
@@ -56,15 +63,7 @@ from deep_agent_service.sandboxes.isolation import (
     run_command,
     runs_as_root,
 )
-from deep_agent_service.sandboxes.provider import (
-    DEFAULT_NAME_RULES,
-    Acquired,
-    NameRules,
-    SandboxError,
-    SandboxGone,
-    SandboxInfo,
-    SandboxUnreachable,
-)
+from deep_agent_service.sandboxes.provider import DEFAULT_NAME_RULES, Acquired, NameRules, SandboxInfo
 
 T = TypeVar("T")
 
@@ -113,10 +112,6 @@ for path in json.load(sys.stdin):
         results.append({"error": f"{type(error).__name__}: {error.strerror}"})
 print(json.dumps(results))
 """
-
-
-class SandboxBusy(SandboxError):
-    """The sandbox is running a command; it was not deleted."""
 
 
 def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
@@ -183,11 +178,11 @@ class LocalSandbox(BaseSandbox):
         return self._paths.workspace
 
     def _enter(self) -> int:
-        """Take the shared lock of a live box (blocking; run in a thread). Raise SandboxGone otherwise."""
+        """Take the shared lock of a live box (blocking; run in a thread). Raise SandboxGoneError otherwise."""
         try:
             fd = os.open(self._paths.lock, os.O_RDWR)
         except FileNotFoundError:
-            raise SandboxGone(f"sandbox {self.name} was deleted") from None
+            raise SandboxGoneError(f"sandbox {self.name} was deleted") from None
         try:
             self._check_live(fd)
             os.utime(fd)
@@ -203,9 +198,9 @@ class LocalSandbox(BaseSandbox):
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise SandboxGone(f"sandbox {self.name} is being deleted") from None
+            raise SandboxGoneError(f"sandbox {self.name} is being deleted") from None
         if os.pread(fd, 64, 0).decode().strip() != self._id:
-            raise SandboxGone(f"sandbox {self.name} was deleted and replaced by another")
+            raise SandboxGoneError(f"sandbox {self.name} was deleted and replaced by another")
 
     @staticmethod
     def _leave(fd: int) -> None:
@@ -228,10 +223,10 @@ class LocalSandbox(BaseSandbox):
         def blocking() -> RunResult:
             try:
                 fd = self._enter()
-            except SandboxGone:
+            except SandboxGoneError:
                 raise
             except OSError as error:
-                raise SandboxUnreachable(f"sandbox {self.name}: {error}") from error
+                raise SandboxUnreachableError(f"sandbox {self.name}: {error}") from error
             try:
                 for attempt in range(2):
                     job = CommandJob(
@@ -320,7 +315,7 @@ def _script_result(result: RunResult, count: int, what: str) -> list[Any]:
         parsed = None
     if not isinstance(parsed, list) or len(parsed) != count:
         detail = result.output[-300:].decode("utf-8", errors="replace")
-        raise SandboxUnreachable(f"sandbox file {what} failed (exit {result.exit_code}): {detail}")
+        raise SandboxUnreachableError(f"sandbox file {what} failed (exit {result.exit_code}): {detail}")
     return parsed
 
 
@@ -345,7 +340,7 @@ class UnisolatedLocalSandbox(LocalShellBackend):
 
     async def aexecute(self, command: str, *, timeout: int | None = None) -> ExecuteResponse:  # noqa: ASYNC109
         if not await asyncio.to_thread((self._box / LOCK).exists):
-            raise SandboxGone(f"sandbox {self.name} was deleted")
+            raise SandboxGoneError(f"sandbox {self.name} was deleted")
         limit = (
             self._limits.timeout_seconds
             if timeout is None or timeout <= 0
@@ -365,7 +360,7 @@ def check_reachable_by_sandbox_user(root: Path) -> None:
     root.mkdir(parents=True, exist_ok=True)
     for directory in (root, *root.parents):
         if not directory.stat().st_mode & stat.S_IXOTH:
-            raise IsolationUnavailable(
+            raise IsolationUnavailableError(
                 f"SANDBOX_ROOT={root} is not reachable by the sandbox user (uid {HOST_UID_WHEN_ROOT}): "
                 f"{directory} has mode {stat.filemode(directory.stat().st_mode)}; choose a directory "
                 "every user may traverse (o+x on each parent)"
@@ -461,7 +456,7 @@ class LocalProvider:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise SandboxBusy(f"sandbox {name} is running a command; not deleted") from None
+                raise SandboxBusyError(f"sandbox {name} is running a command; not deleted") from None
             trash = self.root / ".trash" / f"{name}-{uuid.uuid4().hex}"
             trash.parent.mkdir(parents=True, exist_ok=True)
             box.rename(trash)  # from here on the name is free; a new box can be created at once
@@ -515,12 +510,10 @@ class LocalProvider:
     # --- the provider protocol ---
 
     async def _io(self, call: Awaitable[T]) -> T:
-        try:
-            return await call
-        except SandboxError:
-            raise
-        except OSError as error:
-            raise SandboxUnreachable(f"local sandbox store {self.root}: {error}") from error
+        return await classified(call, self._unreachable, catch=OSError)
+
+    def _unreachable(self, error: Exception) -> SandboxError:
+        return SandboxUnreachableError(f"local sandbox store {self.root}: {error}")
 
     async def get(self, name: str) -> SandboxBackendProtocol | None:
         meta = await self._io(asyncio.to_thread(self._read_meta, name))
@@ -533,7 +526,7 @@ class LocalProvider:
         created = await self._io(asyncio.to_thread(self._create, name, labels, ttl_seconds))
         sandbox = await self.get(name)  # re-get: the winner's box, whoever won
         if sandbox is None:
-            raise SandboxUnreachable(f"sandbox {name} vanished right after it was created")
+            raise SandboxUnreachableError(f"sandbox {name} vanished right after it was created")
         replaced = await self._io(asyncio.to_thread(self._tombstone, name)) if created else None
         return Acquired(sandbox, created=created, replaced=replaced)
 

@@ -2,7 +2,8 @@
 
 Sandboxes are named within one Modal app (the deployment name); labels become Modal tags, the
 idle TTL becomes `idle_timeout`, and the network is blocked unless the assistant allows it.
-Credentials: `MODAL_TOKEN_ID` / `MODAL_TOKEN_SECRET` (read by the SDK). Not exercised live here.
+Credentials: `MODAL_TOKEN_ID` / `MODAL_TOKEN_SECRET` (read by the SDK). The SDK is synchronous
+here, so calls run in worker threads. Not exercised live here.
 """
 
 from __future__ import annotations
@@ -14,16 +15,9 @@ from typing import Any
 from deepagents.backends.protocol import SandboxBackendProtocol
 
 from deep_agent_service.sandboxes.cloud import CloudProvider
-from deep_agent_service.sandboxes.provider import (
-    NameRules,
-    SandboxError,
-    SandboxGone,
-    SandboxInfo,
-    SandboxUnreachable,
-)
+from deep_agent_service.sandboxes.provider import SandboxInfo
 from deep_agent_service.settings import Settings
 
-NAME_RULES = NameRules(max_length=63)
 MAX_LIFETIME_SECONDS = 24 * 3600  # Modal's upper bound for a sandbox's total lifetime
 
 
@@ -38,34 +32,29 @@ def create_params(name: str, labels: Mapping[str, str], ttl_seconds: int, *, net
     }
 
 
-def classify(error: BaseException) -> SandboxError:
-    from modal.exception import NotFoundError
-
-    if isinstance(error, NotFoundError):
-        return SandboxGone(f"Modal sandbox not found: {error}")
-    return SandboxUnreachable(f"Modal: {type(error).__name__}: {error}")
-
-
 class ModalProvider(CloudProvider):
-    name_rules = NAME_RULES
+    service = "Modal"
 
     def __init__(self, app_name: str, *, image: str | None = None, network: bool = False) -> None:
         self.app_name = app_name
         self.image = image
         self.network = network
 
-    def classify(self, error: BaseException) -> SandboxError:
-        return classify(error)
+    @classmethod
+    def not_found_errors(cls) -> tuple[type[BaseException], ...]:
+        from modal.exception import NotFoundError
+
+        return (NotFoundError,)
+
+    async def _box(self, name: str) -> Any:
+        import modal
+
+        return await asyncio.to_thread(modal.Sandbox.from_name, self.app_name, name)
 
     async def _find(self, name: str) -> SandboxBackendProtocol | None:
-        import modal
         from langchain_modal import ModalSandbox
 
-        try:
-            box = await asyncio.to_thread(modal.Sandbox.from_name, self.app_name, name)
-        except modal.exception.NotFoundError:
-            return None
-        sandbox: SandboxBackendProtocol = ModalSandbox(sandbox=box)
+        sandbox: SandboxBackendProtocol = ModalSandbox(sandbox=await self._box(name))
         return sandbox
 
     async def _create(self, name: str, labels: Mapping[str, str], ttl_seconds: int) -> None:
@@ -79,21 +68,14 @@ class ModalProvider(CloudProvider):
         await asyncio.to_thread(create)
 
     async def _remove(self, name: str) -> bool:
-        import modal
-
-        try:
-            box = await asyncio.to_thread(modal.Sandbox.from_name, self.app_name, name)
-        except modal.exception.NotFoundError:
-            return False
-        await asyncio.to_thread(box.terminate)
+        await asyncio.to_thread((await self._box(name)).terminate)
         return True
 
-    async def _list(self, labels: Mapping[str, str]) -> list[SandboxInfo]:
+    async def _boxes(self, labels: Mapping[str, str]) -> list[SandboxInfo]:
         import modal
 
         def collect() -> list[SandboxInfo]:
             app = modal.App.lookup(self.app_name, create_if_missing=True)
-            boxes = modal.Sandbox.list(app_id=app.app_id, tags=dict(labels))
             return [
                 SandboxInfo(
                     name=box.get_tags().get("name", box.object_id),
@@ -101,7 +83,7 @@ class ModalProvider(CloudProvider):
                     labels=box.get_tags(),
                     created_at=0.0,
                 )
-                for box in boxes
+                for box in modal.Sandbox.list(app_id=app.app_id, tags=dict(labels))
             ]
 
         return await asyncio.to_thread(collect)

@@ -31,18 +31,6 @@ class SandboxScope(StrEnum):
     NONE = "none"
 
 
-class SandboxError(RuntimeError):
-    """Base class of sandbox failures."""
-
-
-class SandboxGone(SandboxError):
-    """The sandbox was deleted or expired: its files are lost; a fresh one may be created."""
-
-
-class SandboxUnreachable(SandboxError):
-    """The provider could not be reached or failed: the sandbox may still hold work; keep it."""
-
-
 @dataclass(frozen=True, slots=True)
 class NameRules:
     """What a provider accepts as a sandbox name."""
@@ -113,7 +101,7 @@ class Acquired:
 
 @runtime_checkable
 class SandboxProvider(Protocol):
-    """A source of named sandboxes. Implementations raise `SandboxUnreachable` for provider failures."""
+    """A source of named sandboxes. Implementations raise `SandboxUnreachableError` for provider failures."""
 
     name_rules: NameRules
 

@@ -25,11 +25,11 @@ import httpx
 from langgraph_sdk.client import LangGraphClient
 from langgraph_sdk.errors import NotFoundError
 
+from deep_agent_service.sandboxes.errors import SandboxError
 from deep_agent_service.sandboxes.provider import (
     LABEL_DEPLOYMENT,
     LABEL_OWNER,
     LABEL_SCOPE,
-    SandboxError,
     SandboxInfo,
     SandboxProvider,
     SandboxScope,
@@ -153,7 +153,8 @@ async def reap_from_settings(client: LangGraphClient, *, dry_run: bool = False) 
 def main(argv: list[str] | None = None) -> int:
     from langgraph_sdk import get_client
 
-    from deep_agent_service.settings import ConfigurationError, get_settings
+    from deep_agent_service.errors import ConfigurationError
+    from deep_agent_service.settings import get_settings
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--dry-run", action="store_true", help="list what would be deleted; delete nothing")

@@ -6,10 +6,11 @@ import functools
 import importlib
 from pathlib import Path
 
+from deep_agent_service.errors import ConfigurationError
 from deep_agent_service.sandboxes.isolation import Isolation, Limits
 from deep_agent_service.sandboxes.local import LocalProvider
 from deep_agent_service.sandboxes.provider import SandboxProvider
-from deep_agent_service.settings import ConfigurationError, Settings, get_settings
+from deep_agent_service.settings import Settings, get_settings
 
 # provider name -> (module with a `provider_from_settings(settings, network)` function, pip extra)
 CLOUD_PROVIDERS: dict[str, tuple[str, str]] = {
@@ -34,7 +35,7 @@ def local_limits(settings: Settings) -> Limits:
 def build_provider(settings: Settings, *, network: bool = False) -> SandboxProvider:
     """A provider for these settings; misconfiguration raises `ConfigurationError` (one line)."""
     if settings.sandbox_provider == "local":
-        from deep_agent_service.sandboxes.isolation import IsolationUnavailable
+        from deep_agent_service.sandboxes.isolation import IsolationUnavailableError
 
         try:
             return LocalProvider(
@@ -43,7 +44,7 @@ def build_provider(settings: Settings, *, network: bool = False) -> SandboxProvi
                 isolation=Isolation(settings.sandbox_isolation),
                 network=network,
             )
-        except IsolationUnavailable as error:
+        except IsolationUnavailableError as error:
             raise ConfigurationError(f"invalid configuration: SANDBOX_ISOLATION=bwrap: {error}") from None
     module_name, extra = CLOUD_PROVIDERS[settings.sandbox_provider]
     try:

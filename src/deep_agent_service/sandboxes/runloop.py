@@ -3,7 +3,7 @@
 A devbox carries our name, our labels as metadata, and shuts down after the idle TTL. Runloop
 names are not unique, so creation passes the name as the idempotency key (two racing creates get
 one devbox) and lookup lists running devboxes by name. Credentials: `RUNLOOP_API_KEY`.
-Not exercised live here.
+The SDK is synchronous here, so calls run in worker threads. Not exercised live here.
 """
 
 from __future__ import annotations
@@ -15,17 +15,9 @@ from typing import Any
 
 from deepagents.backends.protocol import SandboxBackendProtocol
 
-from deep_agent_service.sandboxes.cloud import CloudProvider, matches
-from deep_agent_service.sandboxes.provider import (
-    NameRules,
-    SandboxError,
-    SandboxGone,
-    SandboxInfo,
-    SandboxUnreachable,
-)
+from deep_agent_service.sandboxes.cloud import CloudProvider
+from deep_agent_service.sandboxes.provider import SandboxInfo
 from deep_agent_service.settings import Settings
-
-NAME_RULES = NameRules(max_length=63)
 
 
 def create_params(
@@ -43,31 +35,29 @@ def create_params(
     return params
 
 
-def classify(error: BaseException) -> SandboxError:
-    from runloop_api_client import NotFoundError
-
-    if isinstance(error, NotFoundError):
-        return SandboxGone(f"Runloop devbox not found: {error}")
-    return SandboxUnreachable(f"Runloop: {type(error).__name__}: {error}")
-
-
 class RunloopProvider(CloudProvider):
-    name_rules = NAME_RULES
+    service = "Runloop"
 
     def __init__(self, sdk: Any, *, blueprint: str | None = None) -> None:
         self.sdk = sdk  # runloop_api_client.RunloopSDK
         self.blueprint = blueprint
 
-    def classify(self, error: BaseException) -> SandboxError:
-        return classify(error)
+    @classmethod
+    def not_found_errors(cls) -> tuple[type[BaseException], ...]:
+        from runloop_api_client import NotFoundError
 
-    def _running(self) -> list[Any]:
-        return list(self.sdk.api.devboxes.list(status="running"))
+        return (NotFoundError,)
+
+    async def _running(self) -> list[Any]:
+        return await asyncio.to_thread(lambda: list(self.sdk.api.devboxes.list(status="running")))
+
+    async def _named(self, name: str) -> list[Any]:
+        return [view for view in await self._running() if view.name == name]
 
     async def _find(self, name: str) -> SandboxBackendProtocol | None:
         from langchain_runloop import RunloopSandbox
 
-        views = [view for view in await asyncio.to_thread(self._running) if view.name == name]
+        views = await self._named(name)
         if not views:
             return None
         devbox = await asyncio.to_thread(self.sdk.devbox.from_id, views[0].id)
@@ -79,12 +69,12 @@ class RunloopProvider(CloudProvider):
         await asyncio.to_thread(lambda: self.sdk.api.devboxes.create_and_await_running(**params))
 
     async def _remove(self, name: str) -> bool:
-        views = [view for view in await asyncio.to_thread(self._running) if view.name == name]
+        views = await self._named(name)
         for view in views:
             await asyncio.to_thread(self.sdk.api.devboxes.shutdown, view.id)
         return bool(views)
 
-    async def _list(self, labels: Mapping[str, str]) -> list[SandboxInfo]:
+    async def _boxes(self, labels: Mapping[str, str]) -> list[SandboxInfo]:
         return [
             SandboxInfo(
                 name=view.name or view.id,
@@ -92,8 +82,7 @@ class RunloopProvider(CloudProvider):
                 labels=dict(view.metadata or {}),
                 created_at=(view.create_time_ms or 0) / 1000,
             )
-            for view in await asyncio.to_thread(self._running)
-            if matches(view.metadata, labels)
+            for view in await self._running()
         ]
 
 

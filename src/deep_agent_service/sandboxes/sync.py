@@ -29,7 +29,7 @@ from langchain.agents.middleware import AgentMiddleware
 from langgraph.store.base import BaseStore
 
 from deep_agent_service.sandboxes.binding import LazySandboxBackend, Target
-from deep_agent_service.sandboxes.provider import SandboxError
+from deep_agent_service.sandboxes.errors import SandboxError
 from deep_agent_service.tenancy.identity import RunIdentity, Scope, identity_from_runtime, namespace_for
 
 logger = logging.getLogger("deep_agent_service.sandboxes.sync")

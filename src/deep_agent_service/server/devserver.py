@@ -23,12 +23,13 @@ from typing import Any
 import httpx
 
 from deep_agent_service import PROJECT_ROOT
+from deep_agent_service.errors import ServiceError
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 2024
 
 
-class ServerStartError(RuntimeError):
+class ServerStartError(ServiceError, RuntimeError):
     """The server did not come up; the message carries the tail of its log."""
 
 
@@ -196,14 +197,14 @@ SHARED_SANDBOX_ROOT = Path("/var/tmp/deep-agent-sandboxes")
 
 def sandbox_root_env(settings: Any) -> dict[str, str]:
     """SANDBOX_ROOT for the server when the default one would be unreachable for the sandbox user."""
-    from deep_agent_service.sandboxes.isolation import IsolationUnavailable
+    from deep_agent_service.sandboxes.isolation import IsolationUnavailableError
     from deep_agent_service.sandboxes.local import check_reachable_by_sandbox_user
 
     if os.geteuid() != 0 or "sandbox_root" in settings.model_fields_set or settings.sandbox_provider != "local":
         return {}
     try:
         check_reachable_by_sandbox_user(PROJECT_ROOT / settings.sandbox_root)
-    except IsolationUnavailable:
+    except IsolationUnavailableError:
         SHARED_SANDBOX_ROOT.mkdir(parents=True, exist_ok=True)
         SHARED_SANDBOX_ROOT.chmod(0o711)
         print(f"note: {PROJECT_ROOT} is private to root; local sandboxes live in {SHARED_SANDBOX_ROOT}")
@@ -227,7 +228,8 @@ def main(argv: list[str] | None = None) -> int:
                 "an explicit port that is taken is an error)",
                 file=sys.stderr,
             )
-    from deep_agent_service.settings import ConfigurationError, load_settings
+    from deep_agent_service.errors import ConfigurationError
+    from deep_agent_service.settings import load_settings
 
     try:
         settings = load_settings()

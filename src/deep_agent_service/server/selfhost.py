@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from deep_agent_service import PROJECT_ROOT
+from deep_agent_service.errors import ServiceError
 from deep_agent_service.server.devserver import (
     DEFAULT_HOST,
     DevServer,
@@ -38,7 +39,7 @@ DEFAULT_AEGRA_PORT = 2026
 _DATABASE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
-class SelfHostError(RuntimeError):
+class SelfHostError(ServiceError, RuntimeError):
     """Aegra could not be installed, configured or started; the message says how to fix it."""
 
 

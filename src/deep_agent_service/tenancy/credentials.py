@@ -16,7 +16,8 @@ from typing import Any
 import jwt
 from langgraph_sdk import Auth
 
-from deep_agent_service.settings import ConfigurationError, Settings
+from deep_agent_service.errors import ConfigurationError
+from deep_agent_service.settings import Settings
 from deep_agent_service.tenancy.identity import Role
 
 HS_ALGORITHMS = ["HS256"]

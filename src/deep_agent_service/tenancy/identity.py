@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Literal
 
+from deep_agent_service.errors import ServiceError
+
 _SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_@+:")
 _ESCAPE = "~"
 _HEX = frozenset("0123456789ABCDEF")
@@ -24,7 +26,7 @@ Role = Literal["member", "admin"]
 GRAPH_ASSISTANT_NAMESPACE = uuid.UUID("6ba7b821-9dad-11d1-80b4-00c04fd430c8")
 
 
-class IdentityError(PermissionError):
+class IdentityError(ServiceError, PermissionError):
     """The run has no verified identity, or the identity is unusable."""
 
 

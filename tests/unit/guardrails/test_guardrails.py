@@ -19,6 +19,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.store.memory import InMemoryStore
 
 from deep_agent_service.builder import AssistantSettings, build_agent
+from deep_agent_service.errors import ConfigurationError
 from deep_agent_service.guardrails.budgets import ORG_KEY, TokenBudget, budget_namespace, today
 from deep_agent_service.guardrails.config import GuardrailOverrides, RetryPolicy, resolve_config
 from deep_agent_service.guardrails.pii import PIIFilter
@@ -26,7 +27,7 @@ from deep_agent_service.guardrails.pii_detectors import DETECTORS
 from deep_agent_service.guardrails.retry import TransientModelRetry, is_transient, retry_after_seconds
 from deep_agent_service.memory.mounts import build_backend, mounts_for
 from deep_agent_service.offline_model import OfflineChatModel
-from deep_agent_service.settings import ConfigurationError, load_settings
+from deep_agent_service.settings import load_settings
 from deep_agent_service.tenancy.identity import RunIdentity
 
 CORPUS: list[dict[str, str]] = json.loads((Path(__file__).parents[2] / "data" / "pii_corpus.json").read_text())[

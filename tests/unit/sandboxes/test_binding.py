@@ -15,12 +15,9 @@ from langgraph.store.memory import InMemoryStore
 from deep_agent_service.builder import AssistantSettings, build_agent
 from deep_agent_service.sandboxes import SandboxScope
 from deep_agent_service.sandboxes.binding import LazySandboxBackend, SandboxNoticeMiddleware
+from deep_agent_service.sandboxes.errors import SandboxUnreachableError
 from deep_agent_service.sandboxes.local import LocalProvider
-from deep_agent_service.sandboxes.provider import (
-    Acquired,
-    SandboxInfo,
-    SandboxUnreachable,
-)
+from deep_agent_service.sandboxes.provider import Acquired, SandboxInfo
 from deep_agent_service.sandboxes.registry import get_provider
 from deep_agent_service.sandboxes.sync import SandboxFileSync
 from tests.support.sandbox_dirs import sandbox_root
@@ -105,7 +102,7 @@ class FlakyProvider:
 
     async def get_or_create(self, name: str, labels: Mapping[str, str], ttl_seconds: int) -> Acquired:
         if self.down:
-            raise SandboxUnreachable("provider timed out")
+            raise SandboxUnreachableError("provider timed out")
         acquired = await self.inner.get_or_create(name, labels, ttl_seconds)
         acquired.sandbox = FlakySandbox(acquired.sandbox, self)
         return acquired
@@ -130,7 +127,7 @@ class FlakySandbox(SandboxBackendProtocol):
 
     async def aexecute(self, command: str, *, timeout: int | None = None) -> ExecuteResponse:  # noqa: ASYNC109
         if self.provider.down:
-            raise SandboxUnreachable("connection reset by provider")
+            raise SandboxUnreachableError("connection reset by provider")
         return await self.inner.aexecute(command, timeout=timeout)
 
 

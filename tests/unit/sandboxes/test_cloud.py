@@ -15,21 +15,16 @@ import pytest
 from langsmith import sandbox as ls
 
 from deep_agent_service.sandboxes import daytona, langsmith, modal, runloop
-from deep_agent_service.sandboxes.provider import (
-    SandboxGone,
-    SandboxScope,
-    SandboxUnreachable,
-    encode_name,
-    sandbox_labels,
-    sandbox_name,
-)
+from deep_agent_service.sandboxes.errors import SandboxGoneError, SandboxUnreachableError
+from deep_agent_service.sandboxes.provider import SandboxScope, encode_name, sandbox_labels, sandbox_name
 
 THREAD = "1f0c9a52-77aa-4bb0-9f55-0e7d2d1b8c3a"
 LABELS = sandbox_labels("deep-agent", SandboxScope.THREAD, THREAD)
 
 
 def test_names_are_deterministic_and_fit_every_provider() -> None:
-    for rules in (langsmith.NAME_RULES, daytona.NAME_RULES, modal.NAME_RULES, runloop.NAME_RULES):
+    providers = (langsmith.LangSmithProvider, daytona.DaytonaProvider, modal.ModalProvider, runloop.RunloopProvider)
+    for rules in (provider.name_rules for provider in providers):
         name = sandbox_name("deep-agent", SandboxScope.THREAD, THREAD, rules)
         assert name == f"deep-agent-thread-{THREAD}"[: rules.max_length] or len(name) <= rules.max_length
         assert set(name) <= rules.allowed and len(name) <= rules.max_length
@@ -76,22 +71,24 @@ def test_runloop_mapping() -> None:
 
 
 def test_langsmith_errors_are_classified() -> None:
-    assert isinstance(langsmith.classify(ls.ResourceNotFoundError("gone", "sandbox")), SandboxGone)
-    assert isinstance(langsmith.classify(ls.SandboxConnectionError("reset")), SandboxUnreachable)
-    assert isinstance(langsmith.classify(TimeoutError()), SandboxUnreachable)
+    assert isinstance(
+        langsmith.LangSmithProvider.classify(ls.ResourceNotFoundError("gone", "sandbox")), SandboxGoneError
+    )
+    assert isinstance(langsmith.LangSmithProvider.classify(ls.SandboxConnectionError("reset")), SandboxUnreachableError)
+    assert isinstance(langsmith.LangSmithProvider.classify(TimeoutError()), SandboxUnreachableError)
 
 
 def test_daytona_errors_are_classified() -> None:
     sdk = pytest.importorskip("daytona", reason="extra sandbox-daytona not installed")
-    assert isinstance(daytona.classify(sdk.DaytonaNotFoundError("no such sandbox")), SandboxGone)
-    assert isinstance(daytona.classify(sdk.DaytonaConnectionError("down")), SandboxUnreachable)
+    assert isinstance(daytona.DaytonaProvider.classify(sdk.DaytonaNotFoundError("no such sandbox")), SandboxGoneError)
+    assert isinstance(daytona.DaytonaProvider.classify(sdk.DaytonaConnectionError("down")), SandboxUnreachableError)
     sdk.CreateSandboxFromSnapshotParams(**daytona.create_params("n", LABELS, 600, snapshot="s"))  # SDK accepts it
 
 
 def test_modal_errors_are_classified() -> None:
     exceptions = pytest.importorskip("modal.exception", reason="extra sandbox-modal not installed")
-    assert isinstance(modal.classify(exceptions.NotFoundError("no such sandbox")), SandboxGone)
-    assert isinstance(modal.classify(exceptions.ConnectionError("down")), SandboxUnreachable)
+    assert isinstance(modal.ModalProvider.classify(exceptions.NotFoundError("no such sandbox")), SandboxGoneError)
+    assert isinstance(modal.ModalProvider.classify(exceptions.ConnectionError("down")), SandboxUnreachableError)
 
 
 def test_runloop_errors_are_classified() -> None:
@@ -100,8 +97,10 @@ def test_runloop_errors_are_classified() -> None:
 
     request = httpx.Request("GET", "http://runloop.invalid/devboxes/x")
     not_found = sdk.NotFoundError("missing", response=httpx.Response(404, request=request), body=None)
-    assert isinstance(runloop.classify(not_found), SandboxGone)
-    assert isinstance(runloop.classify(sdk.APIConnectionError(request=request)), SandboxUnreachable)
+    assert isinstance(runloop.RunloopProvider.classify(not_found), SandboxGoneError)
+    assert isinstance(
+        runloop.RunloopProvider.classify(sdk.APIConnectionError(request=request)), SandboxUnreachableError
+    )
 
 
 class _Box:

@@ -13,10 +13,11 @@ import pytest
 from deepagents.backends.protocol import SandboxBackendProtocol
 
 from deep_agent_service import PROJECT_ROOT
+from deep_agent_service.errors import ConfigurationError
+from deep_agent_service.sandboxes.errors import SandboxGoneError
 from deep_agent_service.sandboxes.isolation import Isolation, Limits, disk_usage
 from deep_agent_service.sandboxes.local import LocalProvider, LocalSandbox
-from deep_agent_service.sandboxes.provider import SandboxGone
-from deep_agent_service.settings import ConfigurationError, Settings
+from deep_agent_service.settings import Settings
 from tests.support.sandbox_dirs import sandbox_root
 from tests.support.services import tcp_reachable
 
@@ -70,7 +71,7 @@ async def test_files_persist_between_commands_and_file_tools_see_them(box: Sandb
 async def test_deleted_sandbox_is_gone_and_recreate_says_why(provider: LocalProvider) -> None:
     first = await provider.get_or_create("b", {}, 60)
     assert await provider.delete("b", reason="expired (idle)")
-    with pytest.raises(SandboxGone):
+    with pytest.raises(SandboxGoneError):
         await first.sandbox.aexecute("true")
     again = await provider.get_or_create("b", {}, 60)
     assert again.created and again.replaced == "expired (idle)"

@@ -15,7 +15,8 @@ from langgraph.store.memory import InMemoryStore
 
 from deep_agent_service import PROJECT_ROOT
 from deep_agent_service.builder import AssistantSettings, build_agent
-from deep_agent_service.settings import ConfigurationError, load_settings
+from deep_agent_service.errors import ConfigurationError
+from deep_agent_service.settings import load_settings
 from deep_agent_service.tenancy.identity import canonical_assistant_id, stamp_run_assistant
 
 

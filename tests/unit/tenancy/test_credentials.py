@@ -15,7 +15,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 from langgraph_sdk import Auth
 
-from deep_agent_service.settings import ConfigurationError, Settings, load_settings
+from deep_agent_service.errors import ConfigurationError
+from deep_agent_service.settings import Settings, load_settings
 from deep_agent_service.tenancy.credentials import Principal, build_authenticator, normalise_headers
 
 SECRET = "unit-test-secret-" + "x" * 24
