@@ -110,7 +110,7 @@ def system_prompt(settings: AssistantSettings) -> str:
 @functools.lru_cache(maxsize=128)
 def build_agent(settings: AssistantSettings) -> CompiledStateGraph[Any, Any, Any, Any]:
     """The compiled agent for one assistant configuration (cached: same settings, same object)."""
-    model = chat_model(settings.model or get_settings().primary_model)
+    model = chat_model(settings.model or get_settings().models.primary_model)
     mounts = assistant_mounts(settings)
     sandbox = sandbox_parts(
         settings.sandbox_scope,

@@ -20,7 +20,7 @@ def chat_model(spec: str) -> BaseChatModel:
     provider = spec.partition(":")[0]
     try:
         # Retries are the guardrails' job (guardrails/retry.py): the SDK's own would multiply them.
-        timeout = get_settings().model_timeout_seconds
+        timeout = get_settings().guardrails.model_timeout_seconds
         if provider == "openai":
             # The Responses API is not what OpenAI-compatible servers speak; chat completions is.
             # Usage in streamed replies feeds the token budgets.

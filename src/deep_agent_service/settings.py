@@ -1,8 +1,13 @@
 """Typed service settings, read once from the environment (and `.env`), validated at start-up.
 
-Every variable here is documented in `.env.example`. A bad value stops the server with one line
-that names the variable and says how to fix it (`ConfigurationError`), never on the hundredth
-request.
+Fields are grouped by concern, one class per package that reads them: `ModelSettings`,
+`AuthSettings` (tenancy/), `MemorySettings` (memory/), `SandboxSettings` (sandboxes/),
+`GuardrailSettings` (guardrails/) and `ServerSettings` (server/ and deployment-wide names).
+`Settings` holds one of each (`get_settings().sandbox.root`). A group with an `env_prefix` reads
+`<PREFIX><FIELD>` (`SandboxSettings.root` is `SANDBOX_ROOT`); a field whose variable does not
+follow its group's prefix names it in `validation_alias`. Every variable is documented in
+`.env.example`. A bad value stops the server with one line that names the variable and says how
+to fix it (`ConfigurationError`), never on the hundredth request.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ AuthMode = Literal["local", "api_keys", "jwt"]
 
 # How one kind of personal data is treated by the PII guardrail ("off" = not detected).
 PIIStrategy = Literal["off", "redact", "mask", "hash", "block"]
+PII_STRATEGY_HELP = "off | redact | mask | hash | block"
 
 
 class ToolLimit(BaseModel):
@@ -91,12 +97,21 @@ class ApiKeyPrincipal(BaseModel):
 _API_KEYS: TypeAdapter[dict[str, ApiKeyPrincipal]] = TypeAdapter(dict[str, ApiKeyPrincipal])
 
 
-class Settings(BaseSettings):
-    """Service settings. Field names are the environment variables (case-insensitive)."""
+class _Group(BaseSettings):
+    """What every settings group shares: the environment and `.env`, empty means unset, frozen."""
 
     model_config = SettingsConfigDict(
-        env_file=".env", env_ignore_empty=True, extra="ignore", frozen=True, ignored_types=(functools.cached_property,)
+        env_file=".env",
+        env_ignore_empty=True,
+        extra="ignore",
+        frozen=True,
+        populate_by_name=True,
+        ignored_types=(functools.cached_property,),
     )
+
+
+class ModelSettings(_Group):
+    """Which chat models the agent uses (models.py)."""
 
     model: str | None = Field(
         default=None,
@@ -105,31 +120,152 @@ class Settings(BaseSettings):
     fallback_models: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(), description="Comma-separated provider:name specs tried in order when the primary fails."
     )
-    auth_mode: AuthMode = Field(default="local", description="local | api_keys | jwt")
-    local_user: str = Field(default="local", min_length=1)
-    local_org: str = Field(default="local", min_length=1)
-    deployment_name: str = Field(default="deep-agent", min_length=1, pattern=r"^[a-z0-9][a-z0-9-]*$")
-    # --- operations ---
-    # Read by the langsmith library itself; validated here so "on without a key" fails at start-up.
-    langsmith_tracing: bool = Field(default=False, description="Send traces to LangSmith (off: no network).")
-    langsmith_api_key: SecretStr | None = Field(default=None, description="LangSmith key, needed for tracing.")
 
-    # --- memory ---
-    memory_max_file_bytes: int = Field(default=64_000, ge=1, description="largest memory file the agent may write")
-    memory_max_files: int = Field(default=200, ge=1, description="most files per memory namespace")
-    postgres_uri: SecretStr | None = Field(default=None, description="PostgreSQL store/checkpointer connection")
+    @field_validator("model")
+    @classmethod
+    def _check_model(cls, value: str | None) -> str | None:
+        return None if value is None or not value.strip() else validate_model_spec(value, "MODEL")
 
-    # --- auth ---
-    auth_api_keys: SecretStr | None = Field(default=None, description="api_keys mode: JSON {key: {user, org, role}}")
-    auth_jwt_secret: SecretStr | None = Field(default=None, description="jwt mode: HS256 shared secret")
-    auth_jwks_url: str | None = Field(default=None, description="jwt mode: JWKS URL for RS256/ES256 keys")
-    auth_jwks_file: Path | None = Field(default=None, description="jwt mode: JWKS file for RS256/ES256 keys")
-    auth_jwt_issuer: str | None = None
-    auth_jwt_audience: str | None = None
-    auth_org_claim: str = Field(default="org", min_length=1)
-    auth_role_claim: str = Field(default="role", min_length=1)
+    @field_validator("fallback_models", mode="before")
+    @classmethod
+    def _split_fallbacks(cls, value: object) -> object:
+        return _split_commas(value)
 
-    # --- guardrails (guardrails/; per-assistant overrides in AssistantSettings.guardrails) ---
+    @field_validator("fallback_models")
+    @classmethod
+    def _check_fallbacks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(validate_model_spec(spec, "FALLBACK_MODELS") for spec in value)
+
+    @model_validator(mode="after")
+    def _check_offline_alone(self) -> ModelSettings:
+        if OFFLINE_MODEL in self.fallback_models:
+            raise ValueError("FALLBACK_MODELS must not contain 'offline': it is a demo model, not a fallback")
+        return self
+
+    @property
+    def primary_model(self) -> str:
+        """The model spec actually used: MODEL, or the offline model when no provider key is present."""
+        if self.model:
+            return self.model
+        if any(os.environ.get(var) for var in PROVIDER_KEY_VARIABLES.values()):
+            raise ConfigurationError(
+                "MODEL is unset but a provider key is present: set MODEL=provider:name "
+                "(e.g. MODEL=anthropic:claude-sonnet-4-5), or MODEL=offline to keep the offline model"
+            )
+        return OFFLINE_MODEL
+
+
+class AuthSettings(_Group):
+    """How callers are authenticated (tenancy/credentials.py): AUTH_*, plus the local identity."""
+
+    model_config = SettingsConfigDict(env_prefix="AUTH_")
+
+    mode: AuthMode = Field(default="local", description="local | api_keys | jwt")
+    local_user: str = Field(default="local", min_length=1, validation_alias="LOCAL_USER")
+    local_org: str = Field(default="local", min_length=1, validation_alias="LOCAL_ORG")
+    api_keys: SecretStr | None = Field(default=None, description="api_keys mode: JSON {key: {user, org, role}}")
+    jwt_secret: SecretStr | None = Field(default=None, description="jwt mode: HS256 shared secret")
+    jwks_url: str | None = Field(default=None, description="jwt mode: JWKS URL for RS256/ES256 keys")
+    jwks_file: Path | None = Field(default=None, description="jwt mode: JWKS file for RS256/ES256 keys")
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    org_claim: str = Field(default="org", min_length=1)
+    role_claim: str = Field(default="role", min_length=1)
+
+    @model_validator(mode="after")
+    def _check_mode(self) -> AuthSettings:
+        if self.mode == "api_keys":
+            _ = self.principals  # parses and validates AUTH_API_KEYS
+        if self.mode == "jwt":
+            sources = [self.jwt_secret, self.jwks_url, self.jwks_file]
+            if sum(source is not None for source in sources) != 1:
+                raise ValueError(
+                    "AUTH_MODE=jwt needs exactly one key source: AUTH_JWT_SECRET (HS256), "
+                    "AUTH_JWKS_URL or AUTH_JWKS_FILE (RS256/ES256)"
+                )
+            if not self.jwt_issuer or not self.jwt_audience:
+                raise ValueError("AUTH_MODE=jwt needs AUTH_JWT_ISSUER and AUTH_JWT_AUDIENCE")
+            if self.jwks_file is not None and not self.jwks_file.is_file():
+                raise ValueError(f"AUTH_JWKS_FILE={str(self.jwks_file)!r} is not a readable file")
+        return self
+
+    @functools.cached_property
+    def principals(self) -> dict[str, ApiKeyPrincipal]:
+        """AUTH_API_KEYS parsed: key -> principal. Raises ValueError naming the variable when malformed."""
+        if self.api_keys is None:
+            raise ValueError("AUTH_MODE=api_keys needs AUTH_API_KEYS (JSON: {key: {user, org, role}})")
+        try:
+            return _API_KEYS.validate_json(self.api_keys.get_secret_value())
+        except ValidationError as error:
+            first = error.errors()[0]
+            where = ".".join(str(part) for part in first["loc"][1:]) or "value"
+            # The location's first part is a key: never echo it.
+            raise ValueError(
+                'AUTH_API_KEYS is not valid: it must be a JSON object {key: {"user": ..., "org": ..., '
+                f'"role": "member" | "admin"}} ({where}: {first["msg"]})'
+            ) from None
+
+
+class MemorySettings(_Group):
+    """Memory quotas and the PostgreSQL store (memory/): MEMORY_*, POSTGRES_URI."""
+
+    model_config = SettingsConfigDict(env_prefix="MEMORY_")
+
+    max_file_bytes: int = Field(default=64_000, ge=1, description="largest memory file the agent may write")
+    max_files: int = Field(default=200, ge=1, description="most files per memory namespace")
+    postgres_uri: SecretStr | None = Field(
+        default=None, validation_alias="POSTGRES_URI", description="PostgreSQL store/checkpointer connection"
+    )
+
+
+class SandboxSettings(_Group):
+    """Where `execute` runs and its limits (sandboxes/): SANDBOX_*."""
+
+    model_config = SettingsConfigDict(env_prefix="SANDBOX_")
+
+    provider: Literal["local", "langsmith", "daytona", "modal", "runloop"] = Field(
+        default="local", description="Where `execute` runs: the embedded local provider or a cloud adapter."
+    )
+    root: str = Field(default=".sandboxes", min_length=1, description="Local provider: workspace directory.")
+    isolation: Literal["bwrap", "none"] = Field(
+        default="bwrap", description="Local provider: bubblewrap, or none (explicit opt-out, no isolation)."
+    )
+    idle_ttl_seconds: int = Field(default=3600, ge=60, description="Idle time after which a box is reaped.")
+    reap_interval_seconds: int = Field(default=300, ge=0, description="Reaper period in the server; 0 = off.")
+    timeout_seconds: int = Field(default=120, ge=1, description="Wall-clock limit of one command.")
+    output_bytes: int = Field(default=256 * 1024, ge=1024, description="Output cap of one command.")
+    memory_mb: int = Field(default=1024, ge=64, description="Address-space limit of one command.")
+    max_processes: int = Field(default=256, ge=8, description="Process limit of one command.")
+    max_file_mb: int = Field(default=100, ge=1, description="Largest file a command may write.")
+    disk_mb: int = Field(default=1024, ge=1, description="Disk cap of one workspace.")
+    sync_max_file_bytes: int = Field(default=1024 * 1024, ge=1, description="Largest file synced in or out.")
+    template: str | None = Field(
+        default=None, description="Cloud providers: the snapshot / image / blueprint new sandboxes start from."
+    )
+    server_url: str | None = Field(
+        default=None, description="Reaper CLI: the LangGraph server asked whether threads/assistants exist."
+    )
+
+
+class PIISettings(_Group):
+    """The PII guardrail's strategy per type: PII_<TYPE>. The fields, in apply order, ARE the type list."""
+
+    model_config = SettingsConfigDict(env_prefix="PII_")
+
+    secret: PIIStrategy = Field(default="off", description="API keys, tokens, private keys.")
+    email: PIIStrategy = Field(default="off", description=PII_STRATEGY_HELP)
+    credit_card: PIIStrategy = Field(default="off", description=PII_STRATEGY_HELP)
+    ip: PIIStrategy = Field(default="off", description=PII_STRATEGY_HELP)
+    url: PIIStrategy = Field(default="off", description=PII_STRATEGY_HELP)
+
+
+# The PII types the guardrail knows, in the order they are applied (secrets before the URLs they sit in).
+PII_TYPES: tuple[str, ...] = tuple(PIISettings.model_fields)
+
+
+class GuardrailSettings(_Group):
+    """Limits, retries, PII and budgets (guardrails/; per-assistant overrides in AssistantSettings.guardrails)."""
+
     model_call_run_limit: int = Field(default=50, ge=0, description="Model calls per run; 0 = unlimited.")
     model_call_thread_limit: int = Field(default=0, ge=0, description="Model calls per thread; 0 = unlimited.")
     tool_call_run_limit: int = Field(default=100, ge=0, description="Tool calls per run; 0 = unlimited.")
@@ -147,20 +283,14 @@ class Settings(BaseSettings):
         default=(), description="Comma-separated tool names retried on failure (tools that call the network)."
     )
     tool_retry_max_retries: int = Field(default=2, ge=0, description="Retries of a failing network tool.")
-    pii_email: PIIStrategy = Field(default="off", description="off | redact | mask | hash | block")
-    pii_credit_card: PIIStrategy = Field(default="off", description="off | redact | mask | hash | block")
-    pii_ip: PIIStrategy = Field(default="off", description="off | redact | mask | hash | block")
-    pii_url: PIIStrategy = Field(default="off", description="off | redact | mask | hash | block")
-    pii_secret: PIIStrategy = Field(default="off", description="API keys, tokens, private keys.")
+    pii: PIISettings = Field(default_factory=PIISettings, description="PII_<TYPE>: strategy per PII type.")
     token_budget_user_daily: int = Field(default=0, ge=0, description="Tokens per user per UTC day; 0 = unlimited.")
     token_budget_org_daily: int = Field(default=0, ge=0, description="Tokens per org per UTC day; 0 = unlimited.")
 
     @field_validator("network_tools", mode="before")
     @classmethod
     def _split_network_tools(cls, value: object) -> object:
-        if isinstance(value, str):
-            return tuple(part.strip() for part in value.split(",") if part.strip())
-        return value
+        return _split_commas(value)
 
     @field_validator("tool_call_limits", mode="before")
     @classmethod
@@ -174,111 +304,69 @@ class Settings(BaseSettings):
                 ) from None
         return value
 
-    # --- sandboxes ---
-    sandbox_provider: Literal["local", "langsmith", "daytona", "modal", "runloop"] = Field(
-        default="local", description="Where `execute` runs: the embedded local provider or a cloud adapter."
-    )
-    sandbox_root: str = Field(default=".sandboxes", min_length=1, description="Local provider: workspace directory.")
-    sandbox_isolation: Literal["bwrap", "none"] = Field(
-        default="bwrap", description="Local provider: bubblewrap, or none (explicit opt-out, no isolation)."
-    )
-    sandbox_idle_ttl_seconds: int = Field(default=3600, ge=60, description="Idle time after which a box is reaped.")
-    sandbox_reap_interval_seconds: int = Field(default=300, ge=0, description="Reaper period in the server; 0 = off.")
-    sandbox_timeout_seconds: int = Field(default=120, ge=1, description="Wall-clock limit of one command.")
-    sandbox_output_bytes: int = Field(default=256 * 1024, ge=1024, description="Output cap of one command.")
-    sandbox_memory_mb: int = Field(default=1024, ge=64, description="Address-space limit of one command.")
-    sandbox_max_processes: int = Field(default=256, ge=8, description="Process limit of one command.")
-    sandbox_max_file_mb: int = Field(default=100, ge=1, description="Largest file a command may write.")
-    sandbox_disk_mb: int = Field(default=1024, ge=1, description="Disk cap of one workspace.")
-    sandbox_sync_max_file_bytes: int = Field(default=1024 * 1024, ge=1, description="Largest file synced in or out.")
-    sandbox_template: str | None = Field(
-        default=None, description="Cloud providers: the snapshot / image / blueprint new sandboxes start from."
-    )
-    sandbox_server_url: str | None = Field(
-        default=None, description="Reaper CLI: the LangGraph server asked whether threads/assistants exist."
-    )
 
-    @field_validator("model")
-    @classmethod
-    def _check_model(cls, value: str | None) -> str | None:
-        return None if value is None or not value.strip() else validate_model_spec(value, "MODEL")
+class ServerSettings(_Group):
+    """Deployment-wide names and operations (server/, sandbox names, tracing)."""
 
-    @field_validator("fallback_models", mode="before")
-    @classmethod
-    def _split_fallbacks(cls, value: object) -> object:
-        if isinstance(value, str):
-            return tuple(part.strip() for part in value.split(",") if part.strip())
-        return value
-
-    @field_validator("fallback_models")
-    @classmethod
-    def _check_fallbacks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(validate_model_spec(spec, "FALLBACK_MODELS") for spec in value)
+    deployment_name: str = Field(default="deep-agent", min_length=1, pattern=r"^[a-z0-9][a-z0-9-]*$")
+    # Read by the langsmith library itself; validated here so "on without a key" fails at start-up.
+    langsmith_tracing: bool = Field(default=False, description="Send traces to LangSmith (off: no network).")
+    langsmith_api_key: SecretStr | None = Field(default=None, description="LangSmith key, needed for tracing.")
 
     @model_validator(mode="after")
-    def _check_tracing_key(self) -> Settings:
+    def _check_tracing_key(self) -> ServerSettings:
         if self.langsmith_tracing and not (self.langsmith_api_key and self.langsmith_api_key.get_secret_value()):
             raise ValueError("LANGSMITH_TRACING=true needs LANGSMITH_API_KEY: set the key, or LANGSMITH_TRACING=false")
         return self
 
-    @model_validator(mode="after")
-    def _check_offline_alone(self) -> Settings:
-        if OFFLINE_MODEL in self.fallback_models:
-            raise ValueError("FALLBACK_MODELS must not contain 'offline': it is a demo model, not a fallback")
-        return self
 
-    @model_validator(mode="after")
-    def _check_auth_mode(self) -> Settings:
-        if self.auth_mode == "api_keys":
-            _ = self.api_keys  # parses and validates AUTH_API_KEYS
-        if self.auth_mode == "jwt":
-            sources = [self.auth_jwt_secret, self.auth_jwks_url, self.auth_jwks_file]
-            if sum(source is not None for source in sources) != 1:
-                raise ValueError(
-                    "AUTH_MODE=jwt needs exactly one key source: AUTH_JWT_SECRET (HS256), "
-                    "AUTH_JWKS_URL or AUTH_JWKS_FILE (RS256/ES256)"
-                )
-            if not self.auth_jwt_issuer or not self.auth_jwt_audience:
-                raise ValueError("AUTH_MODE=jwt needs AUTH_JWT_ISSUER and AUTH_JWT_AUDIENCE")
-            if self.auth_jwks_file is not None and not self.auth_jwks_file.is_file():
-                raise ValueError(f"AUTH_JWKS_FILE={str(self.auth_jwks_file)!r} is not a readable file")
-        return self
+class Settings(BaseModel):
+    """All service settings, one group per concern; each group reads its own variables."""
 
-    @functools.cached_property
-    def api_keys(self) -> dict[str, ApiKeyPrincipal]:
-        """AUTH_API_KEYS parsed: key -> principal. Raises ValueError naming the variable when malformed."""
-        if self.auth_api_keys is None:
-            raise ValueError("AUTH_MODE=api_keys needs AUTH_API_KEYS (JSON: {key: {user, org, role}})")
-        try:
-            return _API_KEYS.validate_json(self.auth_api_keys.get_secret_value())
-        except ValidationError as error:
-            first = error.errors()[0]
-            where = ".".join(str(part) for part in first["loc"][1:]) or "value"
-            # The location's first part is a key: never echo it.
-            raise ValueError(
-                'AUTH_API_KEYS is not valid: it must be a JSON object {key: {"user": ..., "org": ..., '
-                f'"role": "member" | "admin"}} ({where}: {first["msg"]})'
-            ) from None
+    model_config = ConfigDict(frozen=True)
 
-    @property
-    def primary_model(self) -> str:
-        """The model spec actually used: MODEL, or the offline model when no provider key is present."""
-        if self.model:
-            return self.model
-        if any(os.environ.get(var) for var in PROVIDER_KEY_VARIABLES.values()):
-            raise ConfigurationError(
-                "MODEL is unset but a provider key is present: set MODEL=provider:name "
-                "(e.g. MODEL=anthropic:claude-sonnet-4-5), or MODEL=offline to keep the offline model"
-            )
-        return OFFLINE_MODEL
+    models: ModelSettings = Field(default_factory=ModelSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    memory: MemorySettings = Field(default_factory=MemorySettings)
+    sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
+    guardrails: GuardrailSettings = Field(default_factory=GuardrailSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
 
 
-def _one_line(error: ValidationError) -> str:
+def _split_commas(value: object) -> object:
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
+def _variable(group: type[BaseSettings], field: str) -> str:
+    """The environment variable a field of `group` is read from."""
+    info = group.model_fields.get(field)
+    if info is None:  # pydantic reports an aliased field by its alias
+        return field.upper()
+    if isinstance(info.validation_alias, str):
+        return info.validation_alias.upper()
+    return f"{group.model_config.get('env_prefix', '')}{field}".upper()
+
+
+def _load_group(group: type[_Group]) -> _Group:
+    """One group, its nested groups first, so a bad value is reported with the group's variable names."""
+    nested: dict[str, BaseSettings] = {}
+    for name, info in group.model_fields.items():
+        if isinstance(info.annotation, type) and issubclass(info.annotation, _Group):
+            nested[name] = _load_group(info.annotation)
+    try:
+        return group(**nested)
+    except ValidationError as error:
+        raise ConfigurationError(f"invalid configuration: {_one_line(error, group)}") from None
+
+
+def _one_line(error: ValidationError, group: type[BaseSettings]) -> str:
     first = error.errors()[0]
     message = str(first["msg"]).removeprefix("Value error, ")
     if not first["loc"]:  # a check across fields: the message names the variables
         return message
-    variable = ".".join(str(part) for part in first["loc"]).upper()
+    variable = ".".join([_variable(group, str(first["loc"][0])), *(str(part) for part in first["loc"][1:])]).upper()
     if variable.lower() in message.lower():
         return message
     if any(word in variable for word in ("SECRET", "KEY", "TOKEN", "PASSWORD")):
@@ -288,11 +376,10 @@ def _one_line(error: ValidationError) -> str:
 
 def load_settings() -> Settings:
     """Read and validate settings now; raise `ConfigurationError` with one clear line."""
-    try:
-        settings = Settings()
-        _ = settings.primary_model
-    except ValidationError as error:
-        raise ConfigurationError(f"invalid configuration: {_one_line(error)}") from None
+    settings = Settings.model_validate(
+        {name: _load_group(info.annotation) for name, info in Settings.model_fields.items()}  # type: ignore[arg-type]
+    )
+    _ = settings.models.primary_model
     return settings
 
 

@@ -15,17 +15,17 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: pytest.TempPathFactory
 
 def test_defaults_to_the_offline_model_without_keys() -> None:
     settings = load_settings()
-    assert settings.primary_model == "offline"
-    assert settings.auth_mode == "local"
-    assert (settings.local_user, settings.local_org) == ("local", "local")
+    assert settings.models.primary_model == "offline"
+    assert settings.auth.mode == "local"
+    assert (settings.auth.local_user, settings.auth.local_org) == ("local", "local")
 
 
 def test_model_spec_and_fallbacks_are_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MODEL", "anthropic:claude-sonnet-4-5")
     monkeypatch.setenv("FALLBACK_MODELS", "openai:gpt-4.1-mini, anthropic:claude-haiku-4-5")
     settings = load_settings()
-    assert settings.primary_model == "anthropic:claude-sonnet-4-5"
-    assert settings.fallback_models == ("openai:gpt-4.1-mini", "anthropic:claude-haiku-4-5")
+    assert settings.models.primary_model == "anthropic:claude-sonnet-4-5"
+    assert settings.models.fallback_models == ("openai:gpt-4.1-mini", "anthropic:claude-haiku-4-5")
 
 
 @pytest.mark.parametrize(
@@ -59,7 +59,7 @@ def test_dotenv_file_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: object) 
     with open(".env", "w") as env_file:
         env_file.write("LOCAL_USER=dana\nLOCAL_ORG=acme\n")
     settings = load_settings()
-    assert (settings.local_user, settings.local_org) == ("dana", "acme")
+    assert (settings.auth.local_user, settings.auth.local_org) == ("dana", "acme")
 
 
 def test_the_documented_env_example_is_a_valid_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -68,6 +68,6 @@ def test_the_documented_env_example_is_a_valid_configuration(monkeypatch: pytest
     example = Path(__file__).resolve().parents[2] / ".env.example"
     Path(".env").write_text(example.read_text())
     settings = load_settings()
-    assert settings.primary_model == "offline"
-    assert settings.auth_mode == "local"
-    assert settings.auth_jwks_file is None and settings.auth_api_keys is None
+    assert settings.models.primary_model == "offline"
+    assert settings.auth.mode == "local"
+    assert settings.auth.jwks_file is None and settings.auth.api_keys is None

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from deep_agent_service.settings import PIIStrategy, Settings
+from deep_agent_service.settings import PII_TYPES, PIIStrategy, Settings
 
-PII_TYPES: tuple[str, ...] = ("secret", "email", "credit_card", "ip", "url")
+PII_KEY_PREFIX = "pii_"
 
 
 class GuardrailOverrides(BaseModel):
@@ -20,11 +22,24 @@ class GuardrailOverrides(BaseModel):
     model_call_thread_limit: int | None = Field(default=None, ge=0)
     tool_call_run_limit: int | None = Field(default=None, ge=0)
     tool_call_thread_limit: int | None = Field(default=None, ge=0)
-    pii_email: PIIStrategy | None = None
-    pii_credit_card: PIIStrategy | None = None
-    pii_ip: PIIStrategy | None = None
-    pii_url: PIIStrategy | None = None
-    pii_secret: PIIStrategy | None = None
+    # Given as `pii_<type>` keys, like the PII_<TYPE> variables; held as sorted (type, strategy) pairs
+    # so the settings stay hashable (the compiled-agent cache key).
+    pii: tuple[tuple[str, PIIStrategy], ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fold_pii_keys(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping):
+            return data
+        pii = {key.removeprefix(PII_KEY_PREFIX): value for key, value in data.items() if key.startswith(PII_KEY_PREFIX)}
+        unknown = sorted(set(pii) - set(PII_TYPES))
+        if unknown:
+            raise ValueError(
+                f"unknown PII type {', '.join(PII_KEY_PREFIX + name for name in unknown)}: "
+                f"use {', '.join(PII_KEY_PREFIX + name for name in PII_TYPES)}"
+            )
+        rest = {key: value for key, value in data.items() if not key.startswith(PII_KEY_PREFIX)}
+        return {**rest, "pii": tuple(sorted(pii.items()))} if pii else rest
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,29 +76,30 @@ def _pick(override: int | None, default: int) -> int:
 def resolve_config(settings: Settings, overrides: GuardrailOverrides | None = None) -> GuardrailConfig:
     o = overrides or GuardrailOverrides()
     pii: list[tuple[str, PIIStrategy]] = []
+    chosen = dict(o.pii)
     for pii_type in PII_TYPES:
-        strategy: PIIStrategy = getattr(o, f"pii_{pii_type}") or getattr(settings, f"pii_{pii_type}")
+        strategy: PIIStrategy = chosen.get(pii_type) or getattr(settings.guardrails.pii, pii_type)
         if strategy != "off":
             pii.append((pii_type, strategy))
     return GuardrailConfig(
-        model_call_run_limit=_pick(o.model_call_run_limit, settings.model_call_run_limit),
-        model_call_thread_limit=_pick(o.model_call_thread_limit, settings.model_call_thread_limit),
-        tool_call_run_limit=_pick(o.tool_call_run_limit, settings.tool_call_run_limit),
-        tool_call_thread_limit=_pick(o.tool_call_thread_limit, settings.tool_call_thread_limit),
+        model_call_run_limit=_pick(o.model_call_run_limit, settings.guardrails.model_call_run_limit),
+        model_call_thread_limit=_pick(o.model_call_thread_limit, settings.guardrails.model_call_thread_limit),
+        tool_call_run_limit=_pick(o.tool_call_run_limit, settings.guardrails.tool_call_run_limit),
+        tool_call_thread_limit=_pick(o.tool_call_thread_limit, settings.guardrails.tool_call_thread_limit),
         tool_call_limits=tuple(
-            (name, limit.run, limit.thread) for name, limit in sorted(settings.tool_call_limits.items())
+            (name, limit.run, limit.thread) for name, limit in sorted(settings.guardrails.tool_call_limits.items())
         ),
         retry=RetryPolicy(
-            max_retries=settings.model_retry_max_retries,
-            initial_delay=settings.model_retry_initial_delay,
-            backoff_factor=settings.model_retry_backoff_factor,
-            max_delay=settings.model_retry_max_delay,
-            budget_seconds=settings.model_retry_budget_seconds,
+            max_retries=settings.guardrails.model_retry_max_retries,
+            initial_delay=settings.guardrails.model_retry_initial_delay,
+            backoff_factor=settings.guardrails.model_retry_backoff_factor,
+            max_delay=settings.guardrails.model_retry_max_delay,
+            budget_seconds=settings.guardrails.model_retry_budget_seconds,
         ),
-        fallback_models=settings.fallback_models,
-        network_tools=settings.network_tools,
-        tool_retry_max_retries=settings.tool_retry_max_retries,
+        fallback_models=settings.models.fallback_models,
+        network_tools=settings.guardrails.network_tools,
+        tool_retry_max_retries=settings.guardrails.tool_retry_max_retries,
         pii=tuple(pii),
-        token_budget_user_daily=settings.token_budget_user_daily,
-        token_budget_org_daily=settings.token_budget_org_daily,
+        token_budget_user_daily=settings.guardrails.token_budget_user_daily,
+        token_budget_org_daily=settings.guardrails.token_budget_org_daily,
     )

@@ -22,7 +22,7 @@ from deep_agent_service.settings import get_settings
 @asynccontextmanager
 async def postgres_store() -> AsyncIterator[BaseStore]:
     """An `AsyncPostgresStore` on `POSTGRES_URI`, open for the server's lifetime."""
-    uri = get_settings().postgres_uri
+    uri = get_settings().memory.postgres_uri
     if uri is None:
         raise ConfigurationError("the PostgreSQL store needs POSTGRES_URI (e.g. postgresql://user@host:5432/db)")
     try:

@@ -132,17 +132,17 @@ class QuotaStoreBackend(StoreBackend):
 
     async def _over_quota(self, file_path: str, new_size: int, creating: bool) -> str | None:
         settings = get_settings()
-        if new_size > settings.memory_max_file_bytes:
+        if new_size > settings.memory.max_file_bytes:
             return (
                 f"Error: {file_path} would be {new_size} bytes; memory files are limited to "
-                f"{settings.memory_max_file_bytes} bytes (MEMORY_MAX_FILE_BYTES). Keep notes short."
+                f"{settings.memory.max_file_bytes} bytes (MEMORY_MAX_FILE_BYTES). Keep notes short."
             )
         if creating:
-            existing = await self._get_store().asearch(self._get_namespace(), limit=settings.memory_max_files, offset=0)
-            if len(existing) >= settings.memory_max_files:
+            existing = await self._get_store().asearch(self._get_namespace(), limit=settings.memory.max_files, offset=0)
+            if len(existing) >= settings.memory.max_files:
                 return (
                     f"Error: this memory already holds {len(existing)} files, the limit "
-                    f"(MEMORY_MAX_FILES={settings.memory_max_files}); edit or delete a file instead."
+                    f"(MEMORY_MAX_FILES={settings.memory.max_files}); edit or delete a file instead."
                 )
         return None
 

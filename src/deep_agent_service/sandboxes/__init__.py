@@ -40,13 +40,13 @@ def sandbox_parts(
     backend = LazySandboxBackend(
         scope,
         lambda: get_provider(network=network),
-        deployment=settings.deployment_name,
-        ttl_seconds=settings.sandbox_idle_ttl_seconds,
+        deployment=settings.server.deployment_name,
+        ttl_seconds=settings.sandbox.idle_ttl_seconds,
     )
     return SandboxParts(
         default=backend,
         middleware=(
             SandboxNoticeMiddleware(backend),
-            SandboxFileSync(backend, mounts=synced, max_file_bytes=settings.sandbox_sync_max_file_bytes),
+            SandboxFileSync(backend, mounts=synced, max_file_bytes=settings.sandbox.sync_max_file_bytes),
         ),
     )

@@ -79,4 +79,4 @@ class DaytonaProvider(CloudProvider):
 def provider_from_settings(settings: Settings, *, network: bool) -> DaytonaProvider:
     import daytona
 
-    return DaytonaProvider(daytona.Daytona(), snapshot=settings.sandbox_template, network=network)
+    return DaytonaProvider(daytona.Daytona(), snapshot=settings.sandbox.template, network=network)

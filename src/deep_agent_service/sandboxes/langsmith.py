@@ -73,4 +73,4 @@ class LangSmithProvider(CloudProvider):
 
 def provider_from_settings(settings: Settings, *, network: bool) -> LangSmithProvider:
     # Network policy is the snapshot's (proxy_config); `network` is not mapped here.
-    return LangSmithProvider(ls.AsyncSandboxClient(), snapshot=settings.sandbox_template)
+    return LangSmithProvider(ls.AsyncSandboxClient(), snapshot=settings.sandbox.template)

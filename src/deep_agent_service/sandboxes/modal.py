@@ -92,4 +92,4 @@ class ModalProvider(CloudProvider):
 def provider_from_settings(settings: Settings, *, network: bool) -> ModalProvider:
     import modal  # noqa: F401 - fail at start-up when the extra is missing
 
-    return ModalProvider(settings.deployment_name, image=settings.sandbox_template, network=network)
+    return ModalProvider(settings.server.deployment_name, image=settings.sandbox.template, network=network)

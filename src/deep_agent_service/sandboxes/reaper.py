@@ -143,8 +143,8 @@ async def reap_from_settings(client: LangGraphClient, *, dry_run: bool = False) 
     settings = get_settings()
     return await reap(
         await asyncio.to_thread(get_provider, network=False),
-        deployment=settings.deployment_name,
-        ttl_seconds=settings.sandbox_idle_ttl_seconds,
+        deployment=settings.server.deployment_name,
+        ttl_seconds=settings.sandbox.idle_ttl_seconds,
         exists=sdk_owner_check(client),
         dry_run=dry_run,
     )
@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigurationError as error:
         print(error, file=sys.stderr)
         return 2
-    url = args.url or settings.sandbox_server_url or "http://127.0.0.1:2024"
+    url = args.url or settings.sandbox.server_url or "http://127.0.0.1:2024"
     report = asyncio.run(reap_from_settings(get_client(url=url), dry_run=args.dry_run))
     verb = "would delete" if args.dry_run else "deleted"
     for name, why in report.deleted:

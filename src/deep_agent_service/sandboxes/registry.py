@@ -23,36 +23,36 @@ CLOUD_PROVIDERS: dict[str, tuple[str, str]] = {
 
 def local_limits(settings: Settings) -> Limits:
     return Limits(
-        timeout_seconds=float(settings.sandbox_timeout_seconds),
-        output_bytes=settings.sandbox_output_bytes,
-        memory_mb=settings.sandbox_memory_mb,
-        processes=settings.sandbox_max_processes,
-        file_mb=settings.sandbox_max_file_mb,
-        disk_mb=settings.sandbox_disk_mb,
+        timeout_seconds=float(settings.sandbox.timeout_seconds),
+        output_bytes=settings.sandbox.output_bytes,
+        memory_mb=settings.sandbox.memory_mb,
+        processes=settings.sandbox.max_processes,
+        file_mb=settings.sandbox.max_file_mb,
+        disk_mb=settings.sandbox.disk_mb,
     )
 
 
 def build_provider(settings: Settings, *, network: bool = False) -> SandboxProvider:
     """A provider for these settings; misconfiguration raises `ConfigurationError` (one line)."""
-    if settings.sandbox_provider == "local":
+    if settings.sandbox.provider == "local":
         from deep_agent_service.sandboxes.isolation import IsolationUnavailableError
 
         try:
             return LocalProvider(
-                Path(settings.sandbox_root),
+                Path(settings.sandbox.root),
                 limits=local_limits(settings),
-                isolation=Isolation(settings.sandbox_isolation),
+                isolation=Isolation(settings.sandbox.isolation),
                 network=network,
             )
         except IsolationUnavailableError as error:
             raise ConfigurationError(f"invalid configuration: SANDBOX_ISOLATION=bwrap: {error}") from None
-    module_name, extra = CLOUD_PROVIDERS[settings.sandbox_provider]
+    module_name, extra = CLOUD_PROVIDERS[settings.sandbox.provider]
     try:
         module = importlib.import_module(module_name)
         provider: SandboxProvider = module.provider_from_settings(settings, network=network)
     except ImportError as error:
         raise ConfigurationError(
-            f"invalid configuration: SANDBOX_PROVIDER={settings.sandbox_provider} needs the "
+            f"invalid configuration: SANDBOX_PROVIDER={settings.sandbox.provider} needs the "
             f"'{extra}' extra: pip install -e '.[{extra}]' ({error})"
         ) from None
     return provider

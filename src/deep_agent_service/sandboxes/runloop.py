@@ -90,5 +90,5 @@ def provider_from_settings(settings: Settings, *, network: bool) -> RunloopProvi
     from runloop_api_client import RunloopSDK
 
     return RunloopProvider(
-        RunloopSDK(bearer_token=os.environ.get("RUNLOOP_API_KEY")), blueprint=settings.sandbox_template
+        RunloopSDK(bearer_token=os.environ.get("RUNLOOP_API_KEY")), blueprint=settings.sandbox.template
     )

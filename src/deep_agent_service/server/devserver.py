@@ -200,10 +200,10 @@ def sandbox_root_env(settings: Any) -> dict[str, str]:
     from deep_agent_service.sandboxes.isolation import IsolationUnavailableError
     from deep_agent_service.sandboxes.local import check_reachable_by_sandbox_user
 
-    if os.geteuid() != 0 or "sandbox_root" in settings.model_fields_set or settings.sandbox_provider != "local":
+    if os.geteuid() != 0 or "root" in settings.sandbox.model_fields_set or settings.sandbox.provider != "local":
         return {}
     try:
-        check_reachable_by_sandbox_user(PROJECT_ROOT / settings.sandbox_root)
+        check_reachable_by_sandbox_user(PROJECT_ROOT / settings.sandbox.root)
     except IsolationUnavailableError:
         SHARED_SANDBOX_ROOT.mkdir(parents=True, exist_ok=True)
         SHARED_SANDBOX_ROOT.chmod(0o711)
@@ -233,11 +233,11 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         settings = load_settings()
-        model = settings.primary_model
+        model = settings.models.primary_model
     except ConfigurationError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(f"Starting the Deep Agent service (model: {model}, auth: {settings.auth_mode}) ...")
+    print(f"Starting the Deep Agent service (model: {model}, auth: {settings.auth.mode}) ...")
     env = sandbox_root_env(settings)
     try:
         server = start_server(port=port, host=args.host, log_path=None, env=env)

@@ -70,8 +70,8 @@ async def probe_sandbox_provider() -> dict[str, Any]:
     try:
         await asyncio.to_thread(get_provider, network=False)
     except Exception as error:  # any failure is the answer: the health check reports it
-        return {"status": "error", "provider": settings.sandbox_provider, "detail": str(error)}
-    return {"status": "ok", "provider": settings.sandbox_provider}
+        return {"status": "error", "provider": settings.sandbox.provider, "detail": str(error)}
+    return {"status": "ok", "provider": settings.sandbox.provider}
 
 
 def log_run_start(identity: RunIdentity, *, run_id: str | None, graph: str) -> None:

@@ -36,8 +36,8 @@ async def healthz(request: Request) -> JSONResponse:
         {
             "status": "ok" if healthy else "degraded",
             "version": __version__,
-            "model": settings.primary_model,
-            "auth_mode": settings.auth_mode,
+            "model": settings.models.primary_model,
+            "auth_mode": settings.auth.mode,
             "server": {"status": "ok"},
             "store": store,
             "sandbox_provider": await probe_sandbox_provider(),
@@ -117,7 +117,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         get_provider, network=False
     )  # a sandbox misconfiguration (e.g. no bubblewrap) stops the server at start-up
     client = get_client()  # in-process: the server's own API, no network
-    interval = get_settings().sandbox_reap_interval_seconds
+    interval = get_settings().sandbox.reap_interval_seconds
     async with periodic_reaper(lambda: reap_from_settings(client), interval):
         yield
 

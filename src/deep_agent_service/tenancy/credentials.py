@@ -83,7 +83,7 @@ def _require(headers: Mapping[Any, Any]) -> str:
 
 
 def local_authenticator(settings: Settings) -> Authenticator:
-    principal = Principal(user=settings.local_user, org=settings.local_org, role="admin")
+    principal = Principal(user=settings.auth.local_user, org=settings.auth.local_org, role="admin")
 
     async def authenticate(headers: Mapping[Any, Any]) -> Principal:
         return principal
@@ -92,7 +92,7 @@ def local_authenticator(settings: Settings) -> Authenticator:
 
 
 def api_key_authenticator(settings: Settings) -> Authenticator:
-    keys = {key.encode(): Principal(p.user, p.org, p.role) for key, p in settings.api_keys.items()}
+    keys = {key.encode(): Principal(p.user, p.org, p.role) for key, p in settings.auth.principals.items()}
 
     async def authenticate(headers: Mapping[Any, Any]) -> Principal:
         presented = _require(headers).encode()
@@ -112,11 +112,11 @@ KeyResolver = Callable[[str], Awaitable[Any]]
 
 
 def _jwks_file_resolver(settings: Settings) -> KeyResolver:
-    assert settings.auth_jwks_file is not None
+    assert settings.auth.jwks_file is not None
     try:
-        key_set = jwt.PyJWKSet.from_json(settings.auth_jwks_file.read_text())
+        key_set = jwt.PyJWKSet.from_json(settings.auth.jwks_file.read_text())
     except (OSError, jwt.PyJWTError, ValueError) as error:
-        raise ConfigurationError(f"AUTH_JWKS_FILE={str(settings.auth_jwks_file)!r} is not a JWKS: {error}") from None
+        raise ConfigurationError(f"AUTH_JWKS_FILE={str(settings.auth.jwks_file)!r} is not a JWKS: {error}") from None
 
     async def resolve(token: str) -> Any:
         kid = jwt.get_unverified_header(token).get("kid")
@@ -129,8 +129,8 @@ def _jwks_file_resolver(settings: Settings) -> KeyResolver:
 
 
 def _jwks_url_resolver(settings: Settings) -> KeyResolver:
-    assert settings.auth_jwks_url is not None
-    client = jwt.PyJWKClient(settings.auth_jwks_url, cache_keys=True, lifespan=600, timeout=5)
+    assert settings.auth.jwks_url is not None
+    client = jwt.PyJWKClient(settings.auth.jwks_url, cache_keys=True, lifespan=600, timeout=5)
 
     async def resolve(token: str) -> Any:
         # PyJWKClient fetches with blocking urllib; keep it off the event loop.
@@ -141,19 +141,19 @@ def _jwks_url_resolver(settings: Settings) -> KeyResolver:
 
 
 def jwt_authenticator(settings: Settings) -> Authenticator:
-    if settings.auth_jwt_secret is not None:
-        secret = settings.auth_jwt_secret.get_secret_value()
+    if settings.auth.jwt_secret is not None:
+        secret = settings.auth.jwt_secret.get_secret_value()
         algorithms = HS_ALGORITHMS
 
         async def resolve_secret(token: str) -> Any:
             return secret
 
         resolve: KeyResolver = resolve_secret
-    elif settings.auth_jwks_file is not None:
+    elif settings.auth.jwks_file is not None:
         algorithms, resolve = ASYMMETRIC_ALGORITHMS, _jwks_file_resolver(settings)
     else:
         algorithms, resolve = ASYMMETRIC_ALGORITHMS, _jwks_url_resolver(settings)
-    org_claim, role_claim = settings.auth_org_claim, settings.auth_role_claim
+    org_claim, role_claim = settings.auth.org_claim, settings.auth.role_claim
 
     async def authenticate(headers: Mapping[Any, Any]) -> Principal:
         token = _require(headers)
@@ -162,8 +162,8 @@ def jwt_authenticator(settings: Settings) -> Authenticator:
                 token,
                 key=await resolve(token),
                 algorithms=algorithms,  # never "none": unsigned tokens fail here
-                audience=settings.auth_jwt_audience,
-                issuer=settings.auth_jwt_issuer,
+                audience=settings.auth.jwt_audience,
+                issuer=settings.auth.jwt_issuer,
                 options={"require": ["exp", "iss", "aud", "sub"]},
             )
         except jwt.ExpiredSignatureError:
@@ -185,7 +185,7 @@ def jwt_authenticator(settings: Settings) -> Authenticator:
 
 
 def build_authenticator(settings: Settings) -> Authenticator:
-    match settings.auth_mode:
+    match settings.auth.mode:
         case "local":
             return local_authenticator(settings)
         case "api_keys":

@@ -160,9 +160,9 @@ def resolve_identity(user: Any, *, assistant_id: str | None, thread_id: str | No
 
     if user is None:
         settings = get_settings()
-        if settings.auth_mode != "local":
+        if settings.auth.mode != "local":
             raise IdentityError("no authenticated user for this run; refusing to guess whose data to use")
-        user = {"identity": settings.local_user, "org": settings.local_org, "role": "admin"}
+        user = {"identity": settings.auth.local_user, "org": settings.auth.local_org, "role": "admin"}
     return identity_from_user(user, assistant_id=assistant_id, thread_id=thread_id)
 
 

@@ -17,7 +17,7 @@ from deep_agent_service.errors import ConfigurationError
 from deep_agent_service.sandboxes.errors import SandboxGoneError
 from deep_agent_service.sandboxes.isolation import Isolation, Limits, disk_usage
 from deep_agent_service.sandboxes.local import LocalProvider, LocalSandbox
-from deep_agent_service.settings import Settings
+from deep_agent_service.settings import SandboxSettings, Settings
 from tests.support.sandbox_dirs import sandbox_root
 from tests.support.services import tcp_reachable
 
@@ -211,8 +211,8 @@ def test_missing_bubblewrap_is_refused_with_the_fix(monkeypatch: pytest.MonkeyPa
     isolation.check_isolation.cache_clear()
     try:
         with pytest.raises(ConfigurationError, match="apt-get install bubblewrap"):
-            build_provider(Settings(sandbox_root=str(tmp_path / "boxes")))
-        unisolated = build_provider(Settings(sandbox_root=str(tmp_path / "boxes"), sandbox_isolation="none"))
+            build_provider(Settings(sandbox=SandboxSettings(root=str(tmp_path / "boxes"))))
+        unisolated = build_provider(Settings(sandbox=SandboxSettings(root=str(tmp_path / "boxes"), isolation="none")))
         assert isinstance(unisolated, LocalProvider) and unisolated.isolation is Isolation.NONE
     finally:
         isolation.bwrap_path.cache_clear()

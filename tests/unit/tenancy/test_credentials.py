@@ -16,7 +16,7 @@ from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 from langgraph_sdk import Auth
 
 from deep_agent_service.errors import ConfigurationError
-from deep_agent_service.settings import Settings, load_settings
+from deep_agent_service.settings import AuthSettings, Settings, load_settings
 from deep_agent_service.tenancy.credentials import Principal, build_authenticator, normalise_headers
 
 SECRET = "unit-test-secret-" + "x" * 24
@@ -30,11 +30,7 @@ def claims(**overrides: Any) -> dict[str, Any]:
 
 def hs_settings(**extra: Any) -> Settings:
     return Settings(
-        auth_mode="jwt",
-        auth_jwt_secret=SECRET,
-        auth_jwt_issuer=ISSUER,
-        auth_jwt_audience=AUDIENCE,
-        **extra,  # type: ignore[arg-type]
+        auth=AuthSettings(mode="jwt", jwt_secret=SECRET, jwt_issuer=ISSUER, jwt_audience=AUDIENCE, **extra)  # type: ignore[arg-type]
     )
 
 
@@ -53,7 +49,7 @@ async def test_valid_hs256_token_gives_the_claims() -> None:
 
 async def test_custom_claim_names() -> None:
     token = jwt.encode(claims(tenant="globex", perms="member"), SECRET, algorithm="HS256")
-    principal = await authenticate(hs_settings(auth_org_claim="tenant", auth_role_claim="perms"), bearer(token))
+    principal = await authenticate(hs_settings(org_claim="tenant", role_claim="perms"), bearer(token))
     assert (principal.org, principal.role) == ("globex", "member")
 
 
@@ -102,7 +98,7 @@ async def test_asymmetric_tokens_verified_against_a_jwks_file(tmp_path: Path, al
     public_jwk.update({"kid": "k1", "alg": algorithm, "use": "sig"})
     jwks = tmp_path / "jwks.json"
     jwks.write_text(json.dumps({"keys": [public_jwk]}))
-    settings = Settings(auth_mode="jwt", auth_jwks_file=jwks, auth_jwt_issuer=ISSUER, auth_jwt_audience=AUDIENCE)  # type: ignore[call-arg]
+    settings = Settings(auth=AuthSettings(mode="jwt", jwks_file=jwks, jwt_issuer=ISSUER, jwt_audience=AUDIENCE))
     token = jwt.encode(claims(), private, algorithm=algorithm, headers={"kid": "k1"})
     assert (await authenticate(settings, bearer(token))).user == "auth0|42"
     # An HS256 token signed with the public key as a secret (the classic confusion attack) fails.
@@ -113,7 +109,7 @@ async def test_asymmetric_tokens_verified_against_a_jwks_file(tmp_path: Path, al
 
 def api_key_settings() -> Settings:
     table = {"key-bob": {"user": "bob", "org": "acme"}, "key-amy": {"user": "amy", "org": "acme", "role": "admin"}}
-    return Settings(auth_mode="api_keys", auth_api_keys=json.dumps(table))  # type: ignore[call-arg]
+    return Settings(auth=AuthSettings(mode="api_keys", api_keys=json.dumps(table)))  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
