@@ -15,6 +15,7 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph_sdk.runtime import ServerRuntime
 
 from deep_agent_service.builder import assistant_settings_from, build_agent
+from deep_agent_service.runs import run_id
 from deep_agent_service.server.operations import log_run_start
 from deep_agent_service.settings import get_settings
 from deep_agent_service.tenancy.handlers import SPOOFABLE_KEYS
@@ -23,11 +24,6 @@ from deep_agent_service.tenancy.identity import resolve_identity
 logger = logging.getLogger("deep_agent_service.agent")
 
 get_settings()  # a misconfiguration stops the server at start-up, not on the first request
-
-
-def _run_id(config: RunnableConfig) -> str | None:
-    run_id = (config.get("configurable") or {}).get("run_id") or (config.get("metadata") or {}).get("run_id")
-    return str(run_id) if run_id else None
 
 
 async def agent(config: RunnableConfig, runtime: ServerRuntime[Any]) -> CompiledStateGraph[Any, Any, Any, Any]:
@@ -39,7 +35,7 @@ async def agent(config: RunnableConfig, runtime: ServerRuntime[Any]) -> Compiled
             assistant_id=configurable.get("assistant_id"),
             thread_id=configurable.get("thread_id"),
         )
-        log_run_start(identity, run_id=_run_id(config), graph="agent")
+        log_run_start(identity, run_id=run_id(config), graph="agent")
         # Aegra stamps the verified user into `user_id` itself; only a different value is a spoof attempt.
         supplied = {key for key in SPOOFABLE_KEYS & configurable.keys() if configurable[key] != identity.user}
         if ignored := sorted(supplied):

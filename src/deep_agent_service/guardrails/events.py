@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 from typing import Any, Literal, TypedDict
 
+from deep_agent_service.runs import run_id
+
 logger = logging.getLogger("deep_agent_service.guardrails")
 
 GuardrailName = Literal["model_call_limit", "tool_call_limit", "retry", "fallback", "tool_retry", "pii", "budget"]
@@ -20,21 +22,6 @@ class GuardrailEvent(TypedDict):
     guardrail: GuardrailName
     action: str
     detail: dict[str, Any]
-
-
-def _run_id(runtime: Any) -> str | None:
-    execution_info = getattr(runtime, "execution_info", None)
-    run_id = getattr(execution_info, "run_id", None)
-    if run_id:
-        return str(run_id)
-    from langgraph.config import get_config
-
-    try:
-        config = get_config()
-    except RuntimeError:
-        return None
-    found = config.get("configurable", {}).get("run_id") or config.get("metadata", {}).get("run_id")
-    return str(found) if found else None
 
 
 def _writer(runtime: Any) -> Any:
@@ -52,7 +39,7 @@ def _writer(runtime: Any) -> Any:
 def report_trip(runtime: Any, guardrail: GuardrailName, action: str, **detail: Any) -> GuardrailEvent:
     """Emit one guardrail event on the run's custom stream and log it with the run id."""
     event = GuardrailEvent(type="guardrail", guardrail=guardrail, action=action, detail=detail)
-    logger.warning("guardrail %s %s run_id=%s %s", guardrail, action, _run_id(runtime), detail)
+    logger.warning("guardrail %s %s run_id=%s %s", guardrail, action, run_id(runtime=runtime), detail)
     writer = _writer(runtime)
     if writer is not None:
         writer(event)

@@ -28,10 +28,10 @@ from deepagents.backends.protocol import (
     WriteResult,
 )
 from deepagents.backends.utils import file_data_to_string
-from langgraph.config import get_config
 from langgraph.runtime import get_runtime
 from langgraph.store.base import BaseStore, GetOp, Item
 
+from deep_agent_service.runs import run_id
 from deep_agent_service.settings import get_settings
 from deep_agent_service.tenancy.identity import IdentityError, identity_from_runtime
 
@@ -52,13 +52,7 @@ def provenance() -> dict[str, Any]:
         user, org = who.user, who.org
     except IdentityError:
         user, org = "unknown", "unknown"
-    try:
-        run_id = get_config().get("configurable", {}).get("run_id") or getattr(
-            getattr(runtime, "execution_info", None), "run_id", None
-        )
-    except RuntimeError:
-        run_id = None
-    return {"user": user, "org": org, "run_id": str(run_id) if run_id else None, "at": datetime.now(UTC).isoformat()}
+    return {"user": user, "org": org, "run_id": run_id(runtime=runtime), "at": datetime.now(UTC).isoformat()}
 
 
 class QuotaStoreBackend(StoreBackend):

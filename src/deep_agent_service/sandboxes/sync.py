@@ -28,6 +28,7 @@ from deepagents.backends.utils import create_file_data
 from langchain.agents.middleware import AgentMiddleware
 from langgraph.store.base import BaseStore
 
+from deep_agent_service.runs import current_config, run_id, thread_id
 from deep_agent_service.sandboxes.binding import LazySandboxBackend, Target
 from deep_agent_service.sandboxes.errors import SandboxError
 from deep_agent_service.tenancy.identity import RunIdentity, Scope, identity_from_runtime, namespace_for
@@ -83,13 +84,10 @@ class _Run:
 
 
 def run_key() -> str:
-    from langgraph.config import get_config
-
-    try:
-        configurable = get_config().get("configurable", {})
-    except RuntimeError:
+    config = current_config()
+    if config is None:
         return "no-run"
-    return str(configurable.get("run_id") or f"thread:{configurable.get('thread_id')}")
+    return run_id(config) or f"thread:{thread_id(config)}"
 
 
 class SandboxFileSync(AgentMiddleware[Any, Any]):
