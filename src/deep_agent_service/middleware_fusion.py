@@ -23,13 +23,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, get_type_hints
 
-from langchain.agents.factory import _chain_async_model_call_handlers, _chain_async_tool_call_wrappers
 from langchain.agents.middleware import AgentMiddleware
 from langgraph.graph.message import add_messages
 
 # Not typing.TypedDict: before 3.12 pydantic rejects it, and the server's input/output schemas (used by
 # MCP and Studio) are built with pydantic from the agent's state schema.
 from typing_extensions import TypedDict
+
+from deep_agent_service.private_apis import chain_async_model_call_handlers, chain_async_tool_call_wrappers
 
 BEFORE_HOOKS = ("before_agent", "before_model")
 AFTER_HOOKS = ("after_model", "after_agent")
@@ -121,8 +122,8 @@ def fuse(name: str, parts: Sequence[AgentMiddleware[Any, Any, Any]]) -> AgentMid
         if users := [p for p in reversed(parts) if _overrides(p, f"a{hook}")]:
             namespace[f"a{hook}"] = _state_hook(users, hook)
     chainers: dict[str, Callable[[list[Any]], Callable[..., Awaitable[Any]] | None]] = {
-        "awrap_model_call": _chain_async_model_call_handlers,
-        "awrap_tool_call": _chain_async_tool_call_wrappers,
+        "awrap_model_call": chain_async_model_call_handlers,
+        "awrap_tool_call": chain_async_tool_call_wrappers,
     }
     for hook, chain in chainers.items():
         if wrappers := [getattr(p, hook) for p in parts if _overrides(p, hook)]:

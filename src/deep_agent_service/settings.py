@@ -60,9 +60,9 @@ class ToolLimit(BaseModel):
 
 
 def _known_providers() -> frozenset[str]:
-    from langchain.chat_models.base import _BUILTIN_PROVIDERS
+    from deep_agent_service.private_apis import BUILTIN_PROVIDERS
 
-    return frozenset(_BUILTIN_PROVIDERS)
+    return BUILTIN_PROVIDERS
 
 
 def validate_model_spec(spec: str, variable: str) -> str:

@@ -37,7 +37,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from langchain.agents.middleware import AgentMiddleware
-from langchain.agents.middleware._redaction import PIIDetectionError, RedactionStrategy, apply_strategy
 from langchain.agents.middleware.types import ModelRequest, ModelResponse, hook_config
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage, ToolMessage
@@ -47,6 +46,7 @@ from langgraph.types import Command
 from deep_agent_service.errors import ServiceError
 from deep_agent_service.guardrails.events import report_trip
 from deep_agent_service.guardrails.pii_detectors import DETECTORS
+from deep_agent_service.private_apis import PIIDetectionError, RedactionStrategy, apply_strategy
 from deep_agent_service.settings import PIIStrategy
 
 MEMORY_WRITING_TOOLS = frozenset({"write_file", "edit_file"})

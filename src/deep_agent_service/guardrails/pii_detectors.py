@@ -11,7 +11,7 @@ import ipaddress
 import re
 from collections.abc import Callable
 
-from langchain.agents.middleware._redaction import PIIMatch, _passes_luhn, detect_email, detect_ip, detect_url
+from deep_agent_service.private_apis import PIIMatch, detect_email, detect_ip, detect_url, passes_luhn
 
 Detector = Callable[[str], list[PIIMatch]]
 
@@ -59,7 +59,7 @@ def detect_card(content: str) -> list[PIIMatch]:
     return [
         PIIMatch(type="credit_card", value=m.group(), start=m.start(), end=m.end())
         for m in _CARD.finditer(content)
-        if _passes_luhn(m.group())
+        if passes_luhn(m.group())
     ]
 
 

@@ -18,7 +18,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from langchain.agents.middleware import ModelRetryMiddleware, ToolRetryMiddleware
-from langchain.agents.middleware._retry import calculate_delay
 from langchain.agents.middleware.types import ModelRequest, ModelResponse
 from langchain_core.exceptions import ModelError
 from langgraph.errors import GraphBubbleUp
@@ -26,6 +25,7 @@ from langgraph.errors import GraphBubbleUp
 from deep_agent_service.errors import ServiceError
 from deep_agent_service.guardrails.config import RetryPolicy
 from deep_agent_service.guardrails.events import report_trip
+from deep_agent_service.private_apis import calculate_delay
 
 _TRANSIENT_STATUS = frozenset({408, 409, 429})
 
