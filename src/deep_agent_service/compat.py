@@ -1,5 +1,5 @@
 """Work-arounds for installed-library bugs and costs, applied once on import (each names its removal
-condition).
+condition). The private library parts they touch are listed in `private_apis.py` with the rest.
 
 1. deepagents 0.7.x declares `SkillMetadata` (part of the agent's input state, `skills_metadata`) as a
 `typing.TypedDict`. On Python < 3.12 pydantic refuses those, so the server cannot build the agent's
