@@ -16,7 +16,7 @@ from pathlib import Path
 from langgraph_sdk import get_client
 
 from bench.common import Row, Sample, print_table, time_async, write_json
-from deep_agent_service import selfhost
+from deep_agent_service.server import selfhost
 from deep_agent_service.server.devserver import DevServer, free_port, isolated_config, start_server
 
 PROMPT = "plan: measure; compare"

@@ -17,7 +17,7 @@ import pytest
 from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 
-from deep_agent_service import selfhost
+from deep_agent_service.server import selfhost
 from deep_agent_service.server.devserver import DevServer, free_port
 from deep_agent_service.tenancy.identity import canonical_assistant_id
 from tests.support.chat import ask, last_ai_text
