@@ -19,7 +19,7 @@ import jwt
 from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 
-from deep_agent_service.devserver import DevServer
+from deep_agent_service.server.devserver import DevServer
 from tests.support.server import api_keys_env, serving
 
 PEOPLE: dict[str, tuple[str, str]] = {

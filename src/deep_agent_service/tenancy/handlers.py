@@ -111,8 +111,13 @@ async def deny_by_default(ctx: Auth.types.AuthContext, value: Any) -> bool:
     raise forbidden(f"{ctx.resource}.{ctx.action} is not allowed")
 
 
-async def create_thread(ctx: Auth.types.AuthContext, value: Any) -> None:
-    _stamp(value, caller(ctx))
+async def create_thread(ctx: Auth.types.AuthContext, value: Any) -> dict[str, str]:
+    """Stamp the new thread AND return the owner filter: the server applies it to a row that already
+    has the id (`if_exists`, `supersteps`), so a create never hands over or writes into someone
+    else's thread; such a create answers 409, as for any taken id."""
+    who = caller(ctx)
+    _stamp(value, who)
+    return _owned(who)
 
 
 def run_creator(pii: PIIFilter) -> Any:  # the SDK types handlers per action; this one serves both servers
@@ -170,8 +175,11 @@ def _claim_assistant(value: Any, who: RunIdentity) -> None:
     metadata["org"] = who.org
 
 
-async def create_assistant(ctx: Auth.types.AuthContext, value: Any) -> None:
-    _claim_assistant(value, caller(ctx))
+async def create_assistant(ctx: Auth.types.AuthContext, value: Any) -> dict[str, str]:
+    """Like threads: the org filter keeps `if_exists` from answering with another org's assistant."""
+    who = caller(ctx)
+    _claim_assistant(value, who)
+    return {"org": who.org}
 
 
 async def change_assistant(ctx: Auth.types.AuthContext, value: Any) -> dict[str, str]:
