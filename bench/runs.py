@@ -29,7 +29,8 @@ from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 
 from bench.common import Row, Sample, report
-from deep_agent_service.builder import AssistantSettings, build_agent
+from deep_agent_service.assistant_settings import AssistantSettings
+from deep_agent_service.builder import build_agent
 from deep_agent_service.guardrails.config import PII_TYPES, GuardrailOverrides
 from deep_agent_service.server.devserver import DevServer, free_port, isolated_config, start_server
 

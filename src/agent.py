@@ -14,7 +14,8 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
 from langgraph_sdk.runtime import ServerRuntime
 
-from deep_agent_service.builder import assistant_settings_from, build_agent
+from deep_agent_service.assistant_settings import assistant_settings_from
+from deep_agent_service.builder import build_agent
 from deep_agent_service.runs import run_id
 from deep_agent_service.server.operations import log_run_start
 from deep_agent_service.settings import get_settings

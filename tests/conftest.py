@@ -17,6 +17,4 @@ def pytest_terminal_summary(terminalreporter: object) -> None:
     from tests.support.tally import TENANT_ISOLATION as tally
 
     if tally.attempts:
-        terminalreporter.write_line(  # type: ignore[attr-defined]
-            f"tenant isolation: {tally.attempts} cross-tenant attempts, {tally.denied} denied"
-        )
+        terminalreporter.write_line(tally.summary())  # type: ignore[attr-defined]

@@ -167,7 +167,7 @@ PRIVATE_APIS: tuple[PrivateAPI, ...] = (
         "langgraph-api",
         "0.16.7",
         "langgraph_api.store:get_store",
-        "server/operations.py: the store health probe reaches the server's own store",
+        "memory/server_store.py: the HTTP /store quota check and the health probe reach the server's own store",
         source_contains=("async def get_store(",),
     ),
     PrivateAPI(

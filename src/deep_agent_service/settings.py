@@ -312,6 +312,14 @@ class ServerSettings(_Group):
     # Read by the langsmith library itself; validated here so "on without a key" fails at start-up.
     langsmith_tracing: bool = Field(default=False, description="Send traces to LangSmith (off: no network).")
     langsmith_api_key: SecretStr | None = Field(default=None, description="LangSmith key, needed for tracing.")
+    # --- the HTTP edge (server/edge.py) ---
+    max_request_bytes: int = Field(
+        default=4 * 1024 * 1024, ge=1024, description="Largest request body; a larger one answers 413."
+    )
+    operations_endpoints_open: bool = Field(
+        default=False,
+        description="Serve /metrics and the details of /healthz without an admin credential (private networks).",
+    )
 
     @model_validator(mode="after")
     def _check_tracing_key(self) -> ServerSettings:

@@ -9,7 +9,8 @@ import threading
 from langsmith import tracing_context
 from langsmith._internal._aiter import aio_to_thread
 
-from deep_agent_service.builder import AssistantSettings, build_agent
+from deep_agent_service.assistant_settings import AssistantSettings
+from deep_agent_service.builder import build_agent
 
 
 def test_the_agent_publishes_input_and_output_schemas() -> None:

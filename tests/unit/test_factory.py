@@ -9,7 +9,7 @@ from langgraph.store.memory import InMemoryStore
 from langgraph_sdk.runtime import _ExecutionRuntime, _ReadRuntime
 
 from agent import agent
-from deep_agent_service.builder import AssistantSettingsError
+from deep_agent_service.assistant_settings import AssistantSettingsError
 
 USER = {"identity": "alice", "org": "acme", "role": "member"}
 

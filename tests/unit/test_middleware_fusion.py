@@ -10,7 +10,8 @@ from langchain.agents.middleware.types import hook_config
 from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.store.memory import InMemoryStore
 
-from deep_agent_service.builder import AssistantSettings, build_agent
+from deep_agent_service.assistant_settings import AssistantSettings
+from deep_agent_service.builder import build_agent
 from deep_agent_service.guardrails.limits import model_call_limit
 from deep_agent_service.memory.store import QuotaStoreBackend
 from deep_agent_service.middleware_fusion import fuse

@@ -9,7 +9,8 @@ import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.store.memory import InMemoryStore
 
-from deep_agent_service.builder import AssistantSettings, build_agent
+from deep_agent_service.assistant_settings import AssistantSettings
+from deep_agent_service.builder import build_agent
 from deep_agent_service.sandboxes import SandboxScope
 
 ALICE = {"identity": "alice", "org": "acme", "role": "member"}

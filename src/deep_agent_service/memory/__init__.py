@@ -1,8 +1,9 @@
 """Persistent memory: the agent's filesystem mounts backed by the LangGraph Store.
 
-Owns the mount table and its namespaces (`mounts`), the store wrapper that stamps provenance and
-enforces quotas on every write (`store`), the read-only guard and seed-once middleware
-(`middleware`), the operations CLI (`ops`) and the PostgreSQL store (`postgres`).
+Owns the mount table and its namespaces (`mounts`), the rules every memory write keeps, whatever
+its path (`writes`: quotas and the `written_by` stamp), the store wrapper that applies them to the
+agent's file tools (`store`), the read-only guard and seed-once middleware (`middleware`), the
+server's own store (`server_store`), the operations CLI (`ops`) and the PostgreSQL store (`postgres`).
 
 May import: `tenancy.identity`, `settings`, `errors`, `runs`, and the libraries. Never `server/`,
 `builder`, `sandboxes/` or `guardrails/`.

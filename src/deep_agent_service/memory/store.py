@@ -14,7 +14,6 @@ import base64
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from deepagents.backends import StoreBackend
@@ -31,18 +30,17 @@ from deepagents.backends.utils import file_data_to_string
 from langgraph.runtime import get_runtime
 from langgraph.store.base import BaseStore, GetOp, Item
 
+from deep_agent_service.memory.writes import MemoryQuotaError, check_quota, stamp, stamped
 from deep_agent_service.runs import run_id
-from deep_agent_service.settings import get_settings
 from deep_agent_service.tenancy.identity import IdentityError, identity_from_runtime
 
-PROVENANCE_KEY = "written_by"
 T = TypeVar("T")
 # (backend id, namespace, items) fetched by an async method for the sync logic it runs next
 _PREFETCHED: ContextVar[tuple[int, tuple[str, ...], list[Item]] | None] = ContextVar("prefetched", default=None)
 
 
 def provenance() -> dict[str, Any]:
-    """Who is writing now: the verified user, the run, and the time."""
+    """Who is writing now: the run's verified user, the run, and the time."""
     try:
         runtime: Any = get_runtime()
     except (RuntimeError, KeyError):
@@ -52,7 +50,7 @@ def provenance() -> dict[str, Any]:
         user, org = who.user, who.org
     except IdentityError:
         user, org = "unknown", "unknown"
-    return {"user": user, "org": org, "run_id": run_id(runtime=runtime), "at": datetime.now(UTC).isoformat()}
+    return stamp(user, org, run_id(runtime=runtime), via="agent")
 
 
 class QuotaStoreBackend(StoreBackend):
@@ -121,23 +119,14 @@ class QuotaStoreBackend(StoreBackend):
 
     def _convert_file_data_to_store_value(self, file_data: FileData) -> dict[str, Any]:
         value = super()._convert_file_data_to_store_value(file_data)
-        value[PROVENANCE_KEY] = provenance()
-        return value
+        return stamped(value, provenance())
 
     async def _over_quota(self, file_path: str, new_size: int, creating: bool) -> str | None:
-        settings = get_settings()
-        if new_size > settings.memory.max_file_bytes:
-            return (
-                f"Error: {file_path} would be {new_size} bytes; memory files are limited to "
-                f"{settings.memory.max_file_bytes} bytes (MEMORY_MAX_FILE_BYTES). Keep notes short."
-            )
-        if creating:
-            existing = await self._get_store().asearch(self._get_namespace(), limit=settings.memory.max_files, offset=0)
-            if len(existing) >= settings.memory.max_files:
-                return (
-                    f"Error: this memory already holds {len(existing)} files, the limit "
-                    f"(MEMORY_MAX_FILES={settings.memory.max_files}); edit or delete a file instead."
-                )
+        """The tool's error text if the write breaks a quota (the agent reads it and adapts)."""
+        try:
+            await check_quota(self._get_store(), self._get_namespace(), file_path, new_size, creating=creating)
+        except MemoryQuotaError as error:
+            return f"Error: {error}"
         return None
 
     async def awrite(self, file_path: str, content: str) -> WriteResult:

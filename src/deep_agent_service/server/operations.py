@@ -10,11 +10,9 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-from langgraph.store.base import BaseStore
-
+from deep_agent_service.memory.server_store import server_store
 from deep_agent_service.settings import get_settings
 from deep_agent_service.tenancy.identity import RunIdentity
 
@@ -22,33 +20,6 @@ logger = logging.getLogger("deep_agent_service.runs")
 
 HEALTH_PROBE_NAMESPACE = ("healthz",)
 HEALTH_TIMEOUT_SECONDS = 2.0
-
-
-async def _langgraph_api_store() -> BaseStore:
-    from langgraph_api.store import get_store
-
-    store: BaseStore = await get_store()
-    return store
-
-
-async def _aegra_store() -> BaseStore:
-    from aegra_api.core.database import db_manager  # type: ignore[import-not-found, unused-ignore]
-
-    store: BaseStore = db_manager.get_store()
-    return store
-
-
-_STORE_LOCATORS: tuple[Callable[[], Awaitable[BaseStore]], ...] = (_langgraph_api_store, _aegra_store)
-
-
-async def server_store() -> BaseStore:
-    """The store of the server this process runs in (langgraph-api or Aegra)."""
-    for locate in _STORE_LOCATORS:
-        try:
-            return await locate()
-        except ImportError:
-            continue
-    raise LookupError("no LangGraph server in this process (neither langgraph-api nor aegra-api is importable)")
 
 
 async def probe_store() -> dict[str, Any]:

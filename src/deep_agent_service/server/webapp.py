@@ -1,5 +1,6 @@
 """Extra HTTP routes mounted into the LangGraph server through `langgraph.json` `http.app`:
-`/healthz`, `/whoami` and the web UI's static files at `/ui` (built from `web/` by `make web`).
+`/healthz`, `/whoami` and the web UI's static files at `/ui` (built from `web/` by `make web`), and
+the edge middleware in front of every route (`edge`: body cap, operations endpoints for admins).
 
 Its lifespan (merged into the server's by langgraph-api) starts background jobs: the sandbox
 reaper, which asks the server itself (in-process langgraph-sdk client) which threads still exist.
@@ -11,10 +12,12 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from langgraph_sdk import Auth
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -22,31 +25,35 @@ from starlette.staticfiles import StaticFiles
 
 from deep_agent_service import PROJECT_ROOT, __version__
 from deep_agent_service.memory.mounts import MOUNTS
+from deep_agent_service.server.edge import EXCEPTION_HANDLERS, OperationsGate, RequestBodyLimit, operations_refusal
 from deep_agent_service.server.operations import probe_sandbox_provider, probe_store
 from deep_agent_service.settings import get_settings
 from deep_agent_service.tenancy.credentials import build_authenticator
 from deep_agent_service.tenancy.identity import RunIdentity, Scope, namespace_for
 
+_authenticate = build_authenticator(get_settings())
+
 
 async def healthz(request: Request) -> JSONResponse:
+    """Readiness for everyone (status, 200 or 503); the details (model, auth mode, probes) for admins
+    or, with OPERATIONS_ENDPOINTS_OPEN=true, for everyone."""
     settings = get_settings()
     store = await probe_store()
     healthy = store["status"] == "ok"
-    return JSONResponse(
-        {
-            "status": "ok" if healthy else "degraded",
+    body: dict[str, Any] = {"status": "ok" if healthy else "degraded"}
+    show_details = settings.server.operations_endpoints_open or (
+        await operations_refusal(_authenticate, dict(request.headers)) is None
+    )
+    if show_details:
+        body |= {
             "version": __version__,
             "model": settings.models.primary_model,
             "auth_mode": settings.auth.mode,
             "server": {"status": "ok"},
             "store": store,
             "sandbox_provider": await probe_sandbox_provider(),
-        },
-        status_code=200 if healthy else 503,
-    )
-
-
-_authenticate = build_authenticator(get_settings())
+        }
+    return JSONResponse(body, status_code=200 if healthy else 503)
 
 
 async def whoami(request: Request) -> JSONResponse:
@@ -124,8 +131,11 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
 
 # FastAPI (a Starlette subclass): langgraph-api mounts any Starlette app, Aegra requires FastAPI.
 # No docs routes of its own, so the server's /docs stays visible.
+# Its middleware runs in front of every route of the server, the server's own included (server/edge.py).
 app = FastAPI(
     routes=[Route("/healthz", healthz), Route("/whoami", whoami), *ui_routes()],
+    middleware=[Middleware(RequestBodyLimit), Middleware(OperationsGate)],
+    exception_handlers=EXCEPTION_HANDLERS,
     lifespan=lifespan,
     docs_url=None,
     redoc_url=None,

@@ -15,15 +15,21 @@ from typing import Any
 
 from langgraph_sdk import Auth
 
+from deep_agent_service.assistant_settings import (
+    ASSISTANT_SETTINGS_KEY,
+    AssistantSettingsError,
+    assistant_settings_from,
+)
 from deep_agent_service.guardrails.config import resolve_config
 from deep_agent_service.guardrails.pii import PIIBlockedError, PIIFilter
+from deep_agent_service.memory.server_store import server_store
+from deep_agent_service.memory.writes import MemoryQuotaError, check_quota, stamp, stamped, value_size
 from deep_agent_service.settings import Settings, get_settings
 from deep_agent_service.tenancy.credentials import Authenticator, build_authenticator, principal_dict
 from deep_agent_service.tenancy.identity import RunIdentity, Scope, encode_part, identity_from_user, stamp_run_assistant
 
 # Identity keys a client might put into a run's config or context to act as someone else.
 SPOOFABLE_KEYS = frozenset({"user_id", "user", "org_id", "org", "owner", "role", "identity"})
-ASSISTANT_SETTINGS_KEY = "assistant_settings"
 SYSTEM_ASSISTANT = {"created_by": "system"}
 
 
@@ -66,11 +72,22 @@ def _reject_spoofing(payload: Mapping[str, Any], who: RunIdentity, *, allow_sett
         spoofed = sorted(SPOOFABLE_KEYS & section.keys())
         if spoofed:
             raise forbidden(f"{where} must not carry identity keys {spoofed}: who you are comes from your credentials")
-        if ASSISTANT_SETTINGS_KEY in section and not (allow_settings and who.is_admin):
+        if ASSISTANT_SETTINGS_KEY not in section:
+            continue
+        if not (allow_settings and who.is_admin):
             raise forbidden(
                 f"{where}.{ASSISTANT_SETTINGS_KEY} belongs to the assistant: ask an admin to update the "
                 "assistant instead of overriding it per run"
             )
+        _check_settings(section, where)
+
+
+def _check_settings(section: Mapping[str, Any], where: str) -> None:
+    """Refuse invalid assistant settings when they are written (422 naming the key), not on the next run."""
+    try:
+        assistant_settings_from(section)
+    except AssistantSettingsError as error:
+        raise Auth.exceptions.HTTPException(status_code=422, detail=f"{where}: {error}") from None
 
 
 SHARED_SCOPES = (Scope.ASSISTANT, Scope.ORG, Scope.SKILLS)
@@ -111,8 +128,13 @@ async def deny_by_default(ctx: Auth.types.AuthContext, value: Any) -> bool:
     raise forbidden(f"{ctx.resource}.{ctx.action} is not allowed")
 
 
-async def create_thread(ctx: Auth.types.AuthContext, value: Any) -> None:
-    _stamp(value, caller(ctx))
+async def create_thread(ctx: Auth.types.AuthContext, value: Any) -> dict[str, str]:
+    """Stamp the new thread AND return the owner filter: the server applies it to a row that already
+    has the id (`if_exists`, `supersteps`), so a create never hands over or writes into someone
+    else's thread; such a create answers 409, as for any taken id."""
+    who = caller(ctx)
+    _stamp(value, who)
+    return _owned(who)
 
 
 def run_creator(pii: PIIFilter) -> Any:  # the SDK types handlers per action; this one serves both servers
@@ -170,8 +192,11 @@ def _claim_assistant(value: Any, who: RunIdentity) -> None:
     metadata["org"] = who.org
 
 
-async def create_assistant(ctx: Auth.types.AuthContext, value: Any) -> None:
-    _claim_assistant(value, caller(ctx))
+async def create_assistant(ctx: Auth.types.AuthContext, value: Any) -> dict[str, str]:
+    """Like threads: the org filter keeps `if_exists` from answering with another org's assistant."""
+    who = caller(ctx)
+    _claim_assistant(value, who)
+    return {"org": who.org}
 
 
 async def change_assistant(ctx: Auth.types.AuthContext, value: Any) -> dict[str, str]:
@@ -187,11 +212,32 @@ async def visible_assistants(ctx: Auth.types.AuthContext, value: Any) -> dict[st
     return {"$or": [{"org": caller(ctx).org}, SYSTEM_ASSISTANT]}
 
 
+async def keep_write_rules(who: RunIdentity, namespace: tuple[str, ...], request: dict[str, Any]) -> None:
+    """An HTTP `/store` put keeps the rules of every memory write: the value is stamped with the
+    verified caller (a client's own `written_by` is replaced; admins are stamped too), and the size
+    and file-count quotas answer 413 / 409 naming the limit. The handler changes the request in
+    place: the server stores `request["value"]` after this returns."""
+    item = request.get("value")
+    if not isinstance(item, Mapping):
+        return  # the server refuses a non-object value itself
+    request["value"] = stamped(item, stamp(who.user, who.org, None, via="http"))
+    store = await server_store()
+    key = str(request.get("key"))
+    try:
+        creating = await store.aget(namespace, key) is None
+        await check_quota(store, namespace, key, value_size(item), creating=creating)
+    except MemoryQuotaError as error:
+        raise Auth.exceptions.HTTPException(status_code=error.http_status, detail=str(error)) from None
+
+
 async def store_access(ctx: Auth.types.AuthContext, value: dict[str, Any]) -> None:
     who = caller(ctx)
     namespace = tuple(value.get("namespace") or ())
     match ctx.action:
-        case "put" | "delete":
+        case "put":
+            check_namespace(who, namespace, write=True)
+            await keep_write_rules(who, namespace, value)
+        case "delete":
             check_namespace(who, namespace, write=True)
         case "get":
             check_namespace(who, namespace, write=False)

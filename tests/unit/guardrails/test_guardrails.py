@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.store.memory import InMemoryStore
 
-from deep_agent_service.builder import AssistantSettings, build_agent
+from deep_agent_service.assistant_settings import AssistantSettings
+from deep_agent_service.builder import build_agent
 from deep_agent_service.errors import ConfigurationError
 from deep_agent_service.guardrails.budgets import ORG_KEY, TokenBudget, budget_namespace, today
 from deep_agent_service.guardrails.config import GuardrailOverrides, RetryPolicy, resolve_config

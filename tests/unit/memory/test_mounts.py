@@ -11,7 +11,8 @@ import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.store.memory import InMemoryStore
 
-from deep_agent_service.builder import AssistantSettings, AssistantSettingsError, assistant_settings_from, build_agent
+from deep_agent_service.assistant_settings import AssistantSettings, AssistantSettingsError, assistant_settings_from
+from deep_agent_service.builder import build_agent
 from deep_agent_service.memory.middleware import SEED_ROOT
 from deep_agent_service.settings import get_settings
 from deep_agent_service.tenancy.identity import RunIdentity, Scope, namespace_for

@@ -12,7 +12,8 @@ from deepagents.backends.protocol import ExecuteResponse, SandboxBackendProtocol
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.store.memory import InMemoryStore
 
-from deep_agent_service.builder import AssistantSettings, build_agent
+from deep_agent_service.assistant_settings import AssistantSettings
+from deep_agent_service.builder import build_agent
 from deep_agent_service.sandboxes import SandboxScope
 from deep_agent_service.sandboxes.binding import LazySandboxBackend, SandboxNoticeMiddleware
 from deep_agent_service.sandboxes.errors import SandboxUnreachableError

@@ -14,7 +14,8 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.store.memory import InMemoryStore
 
 from deep_agent_service import PROJECT_ROOT
-from deep_agent_service.builder import AssistantSettings, build_agent
+from deep_agent_service.assistant_settings import AssistantSettings
+from deep_agent_service.builder import build_agent
 from deep_agent_service.errors import ConfigurationError
 from deep_agent_service.settings import load_settings
 from deep_agent_service.tenancy.identity import canonical_assistant_id, stamp_run_assistant

@@ -1,0 +1,99 @@
+"""Two orgs of test tenants, their credentials, and servers that know them (`api_keys` and `jwt` modes).
+
+acme has alice (admin), bob and erin (members); globex has carol (admin) and dave (member). Tests
+make bob the victim: the attackers are another member of his org, an admin of another org and a
+member of another org.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jwt
+from langgraph_sdk import get_client
+from langgraph_sdk.client import LangGraphClient
+
+from deep_agent_service.server.devserver import DevServer
+from tests.support.server import api_keys_env, serving
+
+PEOPLE: dict[str, tuple[str, str]] = {
+    "alice": ("acme", "admin"),
+    "bob": ("acme", "member"),
+    "erin": ("acme", "member"),
+    "carol": ("globex", "admin"),
+    "dave": ("globex", "member"),
+}
+VICTIM = "bob"
+# Same-org member, other-org admin, other-org member.
+ATTACKERS = ("erin", "carol", "dave")
+OTHER_ORG_ADMIN = "carol"
+JWT_ISSUER, JWT_AUDIENCE = "https://login.example.test/", "deep-agent-service"
+
+
+@dataclass(frozen=True)
+class Tenants:
+    """A running server and each person's request headers for it."""
+
+    server: DevServer
+    headers: Mapping[str, Mapping[str, str]]
+    mode: str
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def client(self, name: str) -> LangGraphClient:
+        """A langgraph-sdk client acting as `name` (the SDK sends an API key through its own argument)."""
+        headers = dict(self.headers[name])
+        if "x-api-key" in headers:
+            return get_client(url=self.url, api_key=headers.pop("x-api-key"))
+        return get_client(url=self.url, headers=headers)
+
+
+def _api_key_headers() -> dict[str, dict[str, str]]:
+    return {name: {"x-api-key": f"test-{name}-{secrets.token_urlsafe(16)}"} for name in PEOPLE}
+
+
+def _jwt_headers(secret: str) -> dict[str, dict[str, str]]:
+    def bearer(name: str, org: str, role: str) -> dict[str, str]:
+        claims = {
+            "sub": name,
+            "org": org,
+            "role": role,
+            "iss": JWT_ISSUER,
+            "aud": JWT_AUDIENCE,
+            "exp": int(time.time()) + 3600,
+        }
+        return {"Authorization": f"Bearer {jwt.encode(claims, secret, algorithm='HS256')}"}
+
+    return {name: bearer(name, org, role) for name, (org, role) in PEOPLE.items()}
+
+
+@contextmanager
+def tenant_server(mode: str, workdir: Path, env: Mapping[str, str] | None = None) -> Iterator[Tenants]:
+    """A `langgraph dev` server in `mode` (`api_keys` or `jwt`) that knows every person in PEOPLE."""
+    extra: dict[str, Any] = dict(env or {})
+    if mode == "api_keys":
+        headers = _api_key_headers()
+        table = {h["x-api-key"]: {"user": n, "org": PEOPLE[n][0], "role": PEOPLE[n][1]} for n, h in headers.items()}
+        server_env = {**api_keys_env(table), **extra}
+    elif mode == "jwt":
+        secret = secrets.token_urlsafe(32)
+        headers = _jwt_headers(secret)
+        server_env = {
+            "AUTH_MODE": "jwt",
+            "AUTH_JWT_SECRET": secret,
+            "AUTH_JWT_ISSUER": JWT_ISSUER,
+            "AUTH_JWT_AUDIENCE": JWT_AUDIENCE,
+            **extra,
+        }
+    else:
+        raise ValueError(f"unknown auth mode {mode!r}: use api_keys or jwt")
+    with serving(workdir, server_env) as server:
+        yield Tenants(server=server, headers=headers, mode=mode)
