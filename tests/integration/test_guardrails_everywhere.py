@@ -20,7 +20,7 @@ import pytest
 from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 
-from deep_agent_service.devserver import (
+from deep_agent_service.server.devserver import (
     DEFAULT_HOST,
     DevServer,
     free_port,
