@@ -11,7 +11,7 @@ import functools
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from deepagents import create_deep_agent
+from deepagents import SubAgent, create_deep_agent
 from langchain.agents.middleware import AgentMiddleware, TodoListMiddleware
 from langgraph.graph.state import CompiledStateGraph
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -20,6 +20,7 @@ from deep_agent_service import compat  # noqa: F401  (library work-arounds, appl
 from deep_agent_service.errors import ServiceError
 from deep_agent_service.guardrails.assembly import guardrail_middleware
 from deep_agent_service.guardrails.config import GuardrailOverrides
+from deep_agent_service.guardrails.subagents import SubagentDelegation, subagent_specs
 from deep_agent_service.memory.middleware import ReadOnlyMountGuard, SeedOnceMiddleware, load_seed
 from deep_agent_service.memory.mounts import (
     ALL_MOUNTS,
@@ -50,6 +51,28 @@ class AssistantSettingsError(ServiceError, ValueError):
     """An assistant's settings (config.configurable.assistant_settings) are invalid."""
 
 
+class SubagentSettings(BaseModel):
+    """One `task` subagent of an assistant (besides the general-purpose one); it runs under the same guardrails."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,39}$", description="What the agent passes as `subagent_type`.")
+    description: str = Field(min_length=1, max_length=2_000, description="When the agent should delegate to it.")
+    system_prompt: str = Field(default="", max_length=20_000)
+    model: str | None = Field(default=None, description="Overrides the assistant's model for this subagent.")
+
+    @field_validator("model")
+    @classmethod
+    def _check_model(cls, value: str | None) -> str | None:
+        return None if value is None else validate_model_spec(value, "assistant_settings.subagents[].model")
+
+    def spec(self) -> SubAgent:
+        spec: SubAgent = {"name": self.name, "description": self.description, "system_prompt": self.system_prompt}
+        if self.model:
+            spec["model"] = chat_model(self.model)
+        return spec
+
+
 class AssistantSettings(BaseModel):
     """Per-assistant settings, stored on the LangGraph assistant as `configurable.assistant_settings`."""
 
@@ -72,6 +95,9 @@ class AssistantSettings(BaseModel):
     guardrails: GuardrailOverrides = Field(
         default_factory=GuardrailOverrides, description="Overrides of the env guardrail settings."
     )
+
+    # --- subagents (`task`), besides the general-purpose one; all run under the guardrails above ---
+    subagents: tuple[SubagentSettings, ...] = Field(default=(), max_length=16)
 
     # --- human-in-the-loop settings ---
     interrupt_on: tuple[ApprovableTool, ...] = Field(
@@ -117,8 +143,13 @@ def build_agent(settings: AssistantSettings) -> CompiledStateGraph[Any, Any, Any
         network=settings.sandbox_network,
         synced=tuple(SyncedMount(m.prefix, m.scope, write_back=m.agent_writable) for m in mounts),
     )
+    guardrails = guardrail_middleware(settings.guardrails)
+    skills = ["/skills/"] if "skills" in settings.mounts else None
+    # Subagents get the guardrails too (deepagents would give them none of ours), and the mounts' guard.
+    subagent_middleware = fuse("DeepAgentServiceSubagent", [*guardrails, ReadOnlyMountGuard(mounts)])
     middleware: list[AgentMiddleware[Any, Any]] = [
-        *guardrail_middleware(settings.guardrails),  # guardrails first (outermost)
+        *guardrails,  # guardrails first (outermost)
+        SubagentDelegation(),  # `task` calls: subagents count into this run's limits, trips tagged
         TodoListMiddleware(),
         SeedOnceMiddleware(SEED_FILES, frozenset(mount.scope for mount in mounts)),
         ReadOnlyMountGuard(mounts),
@@ -132,7 +163,10 @@ def build_agent(settings: AssistantSettings) -> CompiledStateGraph[Any, Any, Any
         # one middleware: one graph node per hook kind instead of one per hook (see middleware_fusion)
         middleware=[fuse("DeepAgentService", middleware)],
         permissions=read_only_permissions(mounts),
-        skills=["/skills/"] if "skills" in settings.mounts else None,
+        subagents=subagent_specs(
+            [subagent_middleware], skills=skills, configured=[subagent.spec() for subagent in settings.subagents]
+        ),
+        skills=skills,
         interrupt_on={tool: dict(APPROVAL) for tool in settings.interrupt_on} or None,  # type: ignore[misc]
         name="deep-agent",
     )
