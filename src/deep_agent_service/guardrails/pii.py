@@ -15,14 +15,10 @@ each piece of text is scanned in one place:
   pass through the same filter (and are filtered again right before those tools run);
 - tool results: filtered before they are returned to the agent.
 
-The live stream: `stream_mode="messages"` emits token chunks from the model's callbacks while the
-model is still generating, before any middleware sees the reply. langchain's own
-`_PIIStreamTransformer` only applies to `stream_events(version="v3")`, not to the
-`astream(stream_mode="messages")` path langgraph-api uses for runs. So, while PII filtering is on,
-the model is called with the `nostream` tag: the messages stream carries no raw token chunks and
-instead delivers each reply once, whole and filtered (LangGraph emits a node's new messages when
-the node finishes). The cost is that replies are not streamed token by token; when every PII type
-is `off` this middleware is not installed and streaming is unchanged.
+The live stream: `stream_mode="messages"` emits token chunks while the model is still generating,
+before any middleware sees the reply; `streaming.StreamGuard` filters them as they stream, with a
+holdback buffer (see there), so replies still stream token by token. When every PII type is `off`
+neither this middleware nor the stream filter is installed.
 
 `block`: a user message that contains a blocked type ends the run at once with a final message
 (the message is stored redacted, never raw); blocked content from the model or a tool fails the
@@ -39,9 +35,7 @@ from typing import Any
 from langchain.agents.middleware import AgentMiddleware
 from langchain.agents.middleware._redaction import PIIDetectionError, RedactionStrategy, apply_strategy
 from langchain.agents.middleware.types import ModelRequest, ModelResponse, hook_config
-from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage, ToolMessage
-from langgraph.constants import TAG_NOSTREAM
 from langgraph.types import Command
 
 from deep_agent_service.errors import ServiceError
@@ -152,7 +146,6 @@ class PIIGuard(AgentMiddleware[Any, Any, Any]):
     def __init__(self, rules: Sequence[tuple[str, PIIStrategy]]) -> None:
         super().__init__()
         self.filter = PIIFilter(rules)
-        self._nostream: dict[int, tuple[BaseChatModel, BaseChatModel]] = {}
 
     @property
     def name(self) -> str:
@@ -161,14 +154,6 @@ class PIIGuard(AgentMiddleware[Any, Any, Any]):
     def _report(self, runtime: Any, counts: Counter[str], where: str) -> None:
         if counts:
             report_trip(runtime, "pii", "redacted", where=where, counts=dict(counts))
-
-    def _without_token_stream(self, model: BaseChatModel) -> BaseChatModel:
-        """The same model tagged `nostream`, so no raw token reaches `stream_mode="messages"`."""
-        cached = self._nostream.get(id(model))
-        if cached is None or cached[0] is not model:
-            tagged = model.model_copy(update={"tags": [*(model.tags or []), TAG_NOSTREAM]})
-            cached = self._nostream[id(model)] = (model, tagged)
-        return cached[1]
 
     @hook_config(can_jump_to=["end"])
     async def abefore_agent(self, state: Any, runtime: Any) -> dict[str, Any] | None:
@@ -203,7 +188,7 @@ class PIIGuard(AgentMiddleware[Any, Any, Any]):
             for m in request.messages
         ]
         self._report(request.runtime, counts, "model request")
-        response = await handler(request.override(messages=messages, model=self._without_token_stream(request.model)))
+        response = await handler(request.override(messages=messages))
         counts = Counter()
         result = [self.filter.message(m, counts, "model output") for m in response.result]
         self._report(request.runtime, counts, "model output")
