@@ -20,6 +20,8 @@ from deep_agent_service import compat  # noqa: F401  (library work-arounds, appl
 from deep_agent_service.errors import ServiceError
 from deep_agent_service.guardrails.assembly import guardrail_middleware
 from deep_agent_service.guardrails.config import GuardrailOverrides
+from deep_agent_service.guardrails.pii import PIIGuard
+from deep_agent_service.guardrails.state_writes import guard_state_updates, memory_filter
 from deep_agent_service.guardrails.subagents import SubagentDelegation, subagent_specs
 from deep_agent_service.memory.middleware import ReadOnlyMountGuard, SeedOnceMiddleware, load_seed
 from deep_agent_service.memory.mounts import (
@@ -31,6 +33,7 @@ from deep_agent_service.memory.mounts import (
     mounts_for,
     read_only_permissions,
 )
+from deep_agent_service.memory.store import set_content_filter
 from deep_agent_service.middleware_fusion import fuse
 from deep_agent_service.models import chat_model
 from deep_agent_service.sandboxes import SandboxScope, SyncedMount, sandbox_parts
@@ -156,7 +159,7 @@ def build_agent(settings: AssistantSettings) -> CompiledStateGraph[Any, Any, Any
         # sandbox file sync last
         *sandbox.middleware,
     ]
-    return create_deep_agent(
+    agent = create_deep_agent(
         model=model,
         system_prompt=system_prompt(settings),
         backend=build_backend(mounts, default=sandbox.default),
@@ -170,3 +173,7 @@ def build_agent(settings: AssistantSettings) -> CompiledStateGraph[Any, Any, Any
         interrupt_on={tool: dict(APPROVAL) for tool in settings.interrupt_on} or None,  # type: ignore[misc]
         name="deep-agent",
     )
+    pii = next((m.filter for m in guardrails if isinstance(m, PIIGuard)), None)
+    set_content_filter(memory_filter())
+    # State written by clients (`update_state`) is filtered too, before it is checkpointed.
+    return guard_state_updates(agent, pii) if pii is not None else agent

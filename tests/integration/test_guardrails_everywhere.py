@@ -9,6 +9,7 @@ against a token budget, and a provider that drops the connection halfway through
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import uuid
@@ -334,10 +335,16 @@ async def test_command_update_is_filtered_before_it_is_stored(
     assert raw_in(values) == []
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="write-back reaches the store through memory/store.py (whose writes are filtered) only with issue 14",
+)
 async def test_sandbox_write_back_into_the_store_is_filtered(guarded: LangGraphClient, provider: FaultProvider) -> None:
     assistant = await guarded.assistants.create(graph_id="agent", name=f"wb-{uuid.uuid4().hex[:6]}")
     aid = assistant["assistant_id"]
-    command = f"mkdir -p /memories && printf '%s' '{PII_TEXT}' > /memories/leak.md && echo written"
+    # The PII exists only inside the sandbox (the command the model sends carries none of it).
+    encoded = base64.b64encode(PII_TEXT.encode()).decode()
+    command = f"mkdir -p /memories && echo {encoded} | base64 -d > /memories/leak.md && echo written"
     provider.script(Reply.tool("execute", command=command), Reply("saved"))
     _thread_id, run, _ = await run_streamed(guarded, "save it", assistant_id=aid)
     assert run["status"] == "success", run

@@ -23,10 +23,11 @@ holds) with `_astream` / `_agenerate` wrapped:
 
 from __future__ import annotations
 
+import json
 import re
-from dataclasses import dataclass
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from functools import reduce
 from typing import Any
 
@@ -163,14 +164,22 @@ def _text_content(text: str, like: Any, index: int | None) -> Any:
     return [block]
 
 
+def _filtered_args(args: str | None, pii: PIIFilter, counts: Counter[str]) -> str | None:
+    """Tool-call arguments (JSON text) filtered value by value: escapes (`\\n`, `\\u200b`) would hide PII."""
+    if not args:
+        return args
+    try:
+        parsed = json.loads(args)
+    except ValueError:
+        return pii.text(args, counts, "model output")
+    return json.dumps(pii.value(parsed, counts, "model output"))
+
+
 def _filtered_held(held: list[AIMessageChunk], pii: PIIFilter | None, counts: Counter[str]) -> AIMessageChunk:
     merged: AIMessageChunk = reduce(lambda a, b: a + b, held)
     if pii is None:
         return merged
-    calls = [
-        {**call, "args": pii.text(args, counts, "model output") if (args := call.get("args")) else args}
-        for call in merged.tool_call_chunks
-    ]
+    calls = [{**call, "args": _filtered_args(call.get("args"), pii, counts)} for call in merged.tool_call_chunks]
     content = pii.value(merged.content, counts, "model output")
     return AIMessageChunk(content=content, tool_call_chunks=calls)  # type: ignore[arg-type]
 

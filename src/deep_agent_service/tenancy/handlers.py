@@ -9,7 +9,6 @@ shapes of `identity.namespace_for`. Anything without a handler below is denied.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,6 +16,7 @@ from langgraph_sdk import Auth
 
 from deep_agent_service.guardrails.config import resolve_config
 from deep_agent_service.guardrails.pii import PIIBlockedError, PIIFilter
+from deep_agent_service.guardrails.state_writes import filter_run_payload
 from deep_agent_service.settings import Settings, get_settings
 from deep_agent_service.tenancy.credentials import Authenticator, build_authenticator, principal_dict
 from deep_agent_service.tenancy.identity import RunIdentity, Scope, encode_part, identity_from_user, stamp_run_assistant
@@ -119,11 +119,10 @@ def run_creator(pii: PIIFilter) -> Any:  # the SDK types handlers per action; th
     """The `threads.create_run` handler; `pii` filters the run's input before anything stores it."""
 
     def filter_input(payload: dict[str, Any]) -> None:
-        if not pii.rules or not payload.get("input"):
-            return
         try:
-            # Replaced in place: the first checkpoint and the first `values` event never hold the raw text.
-            payload["input"] = pii.value(payload["input"], Counter(), "user message")
+            # Input and command (update, resume) replaced in place: the first checkpoint and the first
+            # `values` event never hold the raw text.
+            filter_run_payload(pii, payload)
         except PIIBlockedError as blocked:
             raise Auth.exceptions.HTTPException(status_code=422, detail=str(blocked)) from None
 
