@@ -13,7 +13,8 @@ each piece of text is scanned in one place:
   BEFORE it is returned, so state, checkpoints and `updates`/`values` streams only see filtered
   text; tool-call arguments are what `write_file`/`edit_file` write to memory, so memory files
   pass through the same filter (and are filtered again right before those tools run);
-- tool results: filtered before they are returned to the agent.
+- tool results: filtered inside the tool (`tool_output`), before its own callbacks report them to
+  the `events` stream, and again (a backstop) before they are returned to the agent.
 
 The live stream: `stream_mode="messages"` emits token chunks while the model is still generating,
 before any middleware sees the reply; `streaming.StreamGuard` filters them as they stream, with a
@@ -35,12 +36,13 @@ from typing import Any
 from langchain.agents.middleware import AgentMiddleware
 from langchain.agents.middleware._redaction import PIIDetectionError, RedactionStrategy, apply_strategy
 from langchain.agents.middleware.types import ModelRequest, ModelResponse, hook_config
-from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage, ToolMessage
-from langgraph.types import Command
+from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage
+from langchain_core.tools import BaseTool
 
 from deep_agent_service.errors import ServiceError
 from deep_agent_service.guardrails.events import report_trip
 from deep_agent_service.guardrails.pii_detectors import DETECTORS
+from deep_agent_service.guardrails.tool_output import filtered_result, guarded_tool
 from deep_agent_service.settings import PIIStrategy
 
 MEMORY_WRITING_TOOLS = frozenset({"write_file", "edit_file"})
@@ -146,10 +148,17 @@ class PIIGuard(AgentMiddleware[Any, Any, Any]):
     def __init__(self, rules: Sequence[tuple[str, PIIStrategy]]) -> None:
         super().__init__()
         self.filter = PIIFilter(rules)
+        self._tools: dict[int, tuple[BaseTool, BaseTool]] = {}
 
     @property
     def name(self) -> str:
         return "PIIGuard"
+
+    def _guarded_tool(self, tool: BaseTool) -> BaseTool:
+        cached = self._tools.get(id(tool))
+        if cached is None or cached[0] is not tool:
+            cached = self._tools[id(tool)] = (tool, guarded_tool(tool, self.filter))
+        return cached[1]
 
     def _report(self, runtime: Any, counts: Counter[str], where: str) -> None:
         if counts:
@@ -202,18 +211,12 @@ class PIIGuard(AgentMiddleware[Any, Any, Any]):
             if counts:
                 self._report(request.runtime, counts, f"{call['name']} arguments")
                 request = request.override(tool_call={**call, "args": args})
+        if getattr(request, "tool", None) is not None:
+            # filtered inside the tool, so its own `on_tool_end` (the `events` stream) sees no raw value
+            request = request.override(tool=self._guarded_tool(request.tool))
         result = await handler(request)
         counts = Counter()
         where = f"{call['name']} result"
-        if isinstance(result, ToolMessage):
-            result = self.filter.message(result, counts, where)
-        elif isinstance(result, Command) and isinstance(result.update, dict):
-            update = dict(result.update)
-            if isinstance(update.get("messages"), list):
-                update["messages"] = [
-                    self.filter.message(m, counts, where) if isinstance(m, BaseMessage) else m
-                    for m in update["messages"]
-                ]
-                result = Command(graph=result.graph, update=update, resume=result.resume, goto=result.goto)
+        result = filtered_result(self.filter, result, counts, where)  # a backstop: found nothing normally
         self._report(request.runtime, counts, where)
         return result
