@@ -17,6 +17,9 @@ from langgraph.graph.state import CompiledStateGraph
 from deep_agent_service import compat  # noqa: F401  (library work-arounds, applied on import)
 from deep_agent_service.assistant_settings import AssistantSettings
 from deep_agent_service.guardrails.assembly import guardrail_middleware
+from deep_agent_service.guardrails.pii import PIIGuard
+from deep_agent_service.guardrails.state_writes import guard_state_updates, memory_filter
+from deep_agent_service.guardrails.subagents import SubagentDelegation, subagent_specs
 from deep_agent_service.memory.middleware import ReadOnlyMountGuard, SeedOnceMiddleware, load_seed
 from deep_agent_service.memory.mounts import (
     Mount,
@@ -25,6 +28,7 @@ from deep_agent_service.memory.mounts import (
     mounts_for,
     read_only_permissions,
 )
+from deep_agent_service.memory.store import set_content_filter
 from deep_agent_service.middleware_fusion import fuse
 from deep_agent_service.models import chat_model
 from deep_agent_service.sandboxes import SyncedMount, sandbox_parts
@@ -60,22 +64,34 @@ def build_agent(settings: AssistantSettings) -> CompiledStateGraph[Any, Any, Any
         network=settings.sandbox_network,
         synced=tuple(SyncedMount(m.prefix, m.scope, write_back=m.agent_writable) for m in mounts),
     )
+    guardrails = guardrail_middleware(settings.guardrails)
+    skills = ["/skills/"] if "skills" in settings.mounts else None
+    # Subagents get the guardrails too (deepagents would give them none of ours), and the mounts' guard.
+    subagent_middleware = fuse("DeepAgentServiceSubagent", [*guardrails, ReadOnlyMountGuard(mounts)])
     middleware: list[AgentMiddleware[Any, Any]] = [
-        *guardrail_middleware(settings.guardrails),  # guardrails first (outermost)
+        *guardrails,  # guardrails first (outermost)
+        SubagentDelegation(),  # `task` calls: subagents count into this run's limits, trips tagged
         TodoListMiddleware(),
         SeedOnceMiddleware(SEED_FILES, frozenset(mount.scope for mount in mounts)),
         ReadOnlyMountGuard(mounts),
         # sandbox file sync last
         *sandbox.middleware,
     ]
-    return create_deep_agent(
+    agent = create_deep_agent(
         model=model,
         system_prompt=system_prompt(settings),
         backend=build_backend(mounts, default=sandbox.default),
         # one middleware: one graph node per hook kind instead of one per hook (see middleware_fusion)
         middleware=[fuse("DeepAgentService", middleware)],
         permissions=read_only_permissions(mounts),
-        skills=["/skills/"] if "skills" in settings.mounts else None,
+        subagents=subagent_specs(
+            [subagent_middleware], skills=skills, configured=[subagent.spec() for subagent in settings.subagents]
+        ),
+        skills=skills,
         interrupt_on={tool: dict(APPROVAL) for tool in settings.interrupt_on} or None,  # type: ignore[misc]
         name="deep-agent",
     )
+    pii = next((m.filter for m in guardrails if isinstance(m, PIIGuard)), None)
+    set_content_filter(memory_filter())
+    # State written by clients (`update_state`) is filtered too, before it is checkpointed.
+    return guard_state_updates(agent, pii) if pii is not None else agent

@@ -29,6 +29,7 @@ from langchain.agents.middleware._redaction import (
 )
 from langchain.agents.middleware._retry import calculate_delay
 from langchain.chat_models.base import _BUILTIN_PROVIDERS
+from langchain_core.tools.base import _get_runnable_config_param
 
 __all__ = [
     "BUILTIN_PROVIDERS",
@@ -45,11 +46,13 @@ __all__ = [
     "detect_ip",
     "detect_url",
     "passes_luhn",
+    "runnable_config_param",
 ]
 
 chain_async_model_call_handlers = _chain_async_model_call_handlers
 chain_async_tool_call_wrappers = _chain_async_tool_call_wrappers
 passes_luhn = _passes_luhn
+runnable_config_param = _get_runnable_config_param
 BUILTIN_PROVIDERS: frozenset[str] = frozenset(_BUILTIN_PROVIDERS)
 
 
@@ -176,6 +179,13 @@ PRIVATE_APIS: tuple[PrivateAPI, ...] = (
         "langgraph_api.worker_runtime:",
         "tenancy/identity.py: the verified user rides in configurable['langgraph_auth_user']",
         source_contains=("langgraph_auth_user",),
+    ),
+    PrivateAPI(
+        "langchain-core",
+        "1.8.3",
+        "langchain_core.tools.base:_get_runnable_config_param",
+        "guardrails/tool_output.py: a guarded tool copy passes the run config on the way the original declares it",
+        "(func: 'Callable[..., Any]') -> 'str | None'",
     ),
     PrivateAPI(
         "langsmith",

@@ -252,9 +252,9 @@ class PIISettings(_Group):
 
     model_config = SettingsConfigDict(env_prefix="PII_")
 
-    secret: PIIStrategy = Field(default="off", description="API keys, tokens, private keys.")
-    email: PIIStrategy = Field(default="off", description=PII_STRATEGY_HELP)
-    credit_card: PIIStrategy = Field(default="off", description=PII_STRATEGY_HELP)
+    secret: PIIStrategy = Field(default="redact", description="API keys, tokens, private keys.")
+    email: PIIStrategy = Field(default="redact", description=PII_STRATEGY_HELP)
+    credit_card: PIIStrategy = Field(default="mask", description=PII_STRATEGY_HELP)
     ip: PIIStrategy = Field(default="off", description=PII_STRATEGY_HELP)
     url: PIIStrategy = Field(default="off", description=PII_STRATEGY_HELP)
 

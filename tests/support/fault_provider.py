@@ -3,7 +3,7 @@
 `POST /v1/chat/completions` answers from a queue of steps, one per request: a `Reply` (text and/or
 tool calls, streamed as SSE when the request says `stream: true`, with `usage`), or a `Fault`
 (an HTTP status with optional `Retry-After`, a hang longer than the client's read timeout,
-or malformed JSON). A step may also be a function of the request body, so a
+malformed JSON, or a streamed reply dropped after a few chunks). A step may also be a function of the request body, so a
 test can answer from what it was sent. Every request body is recorded with its arrival time.
 When the queue is empty the `default` step answers (a 500 saying the script ran out, unless set).
 
@@ -43,6 +43,7 @@ class Reply:
     tool_calls: tuple[tuple[str, dict[str, Any]], ...] = ()
     prompt_tokens: int = 10
     completion_tokens: int = 5
+    delay: float = 0.0  # seconds before the answer starts (a slow provider; other requests go on meanwhile)
 
     @classmethod
     def tool(cls, name: str, **args: Any) -> Reply:
@@ -51,10 +52,13 @@ class Reply:
 
 @dataclass(frozen=True)
 class Fault:
-    kind: Literal["status", "hang", "malformed"]
+    kind: Literal["status", "hang", "malformed", "drop"]
     status: int = 500
     retry_after: float | None = None
     seconds: float = 30.0
+    content: str = ""
+    chunks: int = 0
+    clean: bool = False
 
     @classmethod
     def http(cls, status: int, retry_after: float | None = None) -> Fault:
@@ -67,6 +71,15 @@ class Fault:
     @classmethod
     def malformed(cls) -> Fault:
         return cls("malformed")
+
+    @classmethod
+    def drop_after(cls, chunks: int, content: str, *, clean: bool = False) -> Fault:
+        """Stream the first `chunks` words of `content`, then close the connection mid-reply.
+
+        `clean=False` aborts the HTTP response (the client sees an incomplete body); `clean=True`
+        ends it properly but without a finish reason or `[DONE]`, as a proxy that times out might.
+        """
+        return cls("drop", content=content, chunks=chunks, clean=clean)
 
 
 Step = Reply | Fault | Callable[[dict[str, Any]], "Reply | Fault"]
@@ -150,8 +163,12 @@ class FaultProvider:
     async def _completions(self, request: Request) -> Response:
         body = await request.json()
         step = self._next(body)
+        if isinstance(step, Fault) and step.kind == "drop":
+            return StreamingResponse(self._dropped(step), media_type="text/event-stream")
         if isinstance(step, Fault):
             return await self._fault(step)
+        if step.delay:
+            await asyncio.sleep(step.delay)
         if body.get("stream"):
             return StreamingResponse(self._sse(step), media_type="text/event-stream")
         return JSONResponse(self._completion(step))
@@ -202,9 +219,11 @@ class FaultProvider:
             "usage": self._usage(reply),
         }
 
-    async def _sse(self, reply: Reply) -> AsyncIterator[str]:
-        base = {"id": f"chatcmpl-{uuid.uuid4().hex[:12]}", "object": "chat.completion.chunk", "model": self.model_name}
+    def _base(self) -> dict[str, Any]:
+        return {"id": f"chatcmpl-{uuid.uuid4().hex[:12]}", "object": "chat.completion.chunk", "model": self.model_name}
 
+    @staticmethod
+    def _chunker(base: dict[str, Any]) -> Callable[..., str]:
         def chunk(delta: dict[str, Any], finish: str | None = None) -> str:
             payload = {
                 **base,
@@ -213,6 +232,20 @@ class FaultProvider:
             }
             return f"data: {json.dumps(payload)}\n\n"
 
+        return chunk
+
+    async def _dropped(self, fault: Fault) -> AsyncIterator[str]:
+        chunk = self._chunker(self._base())
+        yield chunk({"role": "assistant", "content": ""})
+        for word in fault.content.split(" ")[: fault.chunks]:
+            yield chunk({"content": word + " "})
+            await asyncio.sleep(0.05)  # let the client receive the chunks before the drop
+        if not fault.clean:
+            raise ConnectionAbortedError("injected: connection dropped mid-stream")
+
+    async def _sse(self, reply: Reply) -> AsyncIterator[str]:
+        base = self._base()
+        chunk = self._chunker(base)
         yield chunk({"role": "assistant", "content": ""})
         words = reply.content.split(" ") if reply.content else []
         for index, word in enumerate(words):

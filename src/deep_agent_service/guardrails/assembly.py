@@ -1,11 +1,12 @@
 """The ordered guardrail middleware for one assistant configuration (first = outermost).
 
 Order: call limits (model, tool, per tool) -> model retry -> model fallback -> tool retry -> PII
--> budgets. Limits sit outside retries, so a retried call counts once; retry wraps the fallback
+-> budgets -> the stream guard. Limits sit outside retries, so a retried call counts once; retry wraps the fallback
 chain, so one attempt tries the primary and then each fallback before backing off; PII sits
-inside both, so whichever model answers is called without a token stream and every attempt's
-request is filtered; the budget is innermost, so it is checked right before each real provider
-call and charged with what that call used.
+inside both, so every attempt's request is filtered whichever model answers; the budget is
+checked right before each real provider call and charged with what that call used; the stream
+guard is innermost, so the token stream of whichever model answers is PII-filtered as it streams
+and a reply cut off mid-stream fails the attempt (and is retried) instead of being kept.
 """
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ from deep_agent_service.guardrails.fallback import ReportingModelFallback
 from deep_agent_service.guardrails.limits import model_call_limit, tool_call_limit
 from deep_agent_service.guardrails.pii import PIIGuard
 from deep_agent_service.guardrails.retry import NetworkToolRetry, TransientModelRetry
+from deep_agent_service.guardrails.streaming import StreamGuard
 from deep_agent_service.models import chat_model
 from deep_agent_service.settings import Settings, get_settings
 
 
 def middleware_for(config: GuardrailConfig) -> list[AgentMiddleware[Any, Any, Any]]:
+    pii = PIIGuard(config.pii) if config.pii else None
     stack: list[AgentMiddleware[Any, Any, Any] | None] = [
         model_call_limit(config.model_call_run_limit, config.model_call_thread_limit),
         tool_call_limit(config.tool_call_run_limit, config.tool_call_thread_limit),
@@ -36,10 +39,11 @@ def middleware_for(config: GuardrailConfig) -> list[AgentMiddleware[Any, Any, An
         NetworkToolRetry(config.network_tools, config.tool_retry_max_retries, config.retry)
         if config.network_tools and config.tool_retry_max_retries
         else None,
-        PIIGuard(config.pii) if config.pii else None,
+        pii,
         TokenBudget(user_daily=config.token_budget_user_daily, org_daily=config.token_budget_org_daily)
         if config.token_budget_user_daily or config.token_budget_org_daily
         else None,
+        StreamGuard(pii.filter if pii else None) if pii or config.retry.max_retries else None,
     ]
     return [middleware for middleware in stack if middleware is not None]
 

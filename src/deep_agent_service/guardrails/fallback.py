@@ -10,6 +10,7 @@ from langchain.agents.middleware.types import ModelRequest, ModelResponse
 from langchain_core.language_models import BaseChatModel
 
 from deep_agent_service.guardrails.events import report_trip
+from deep_agent_service.guardrails.streaming import abandoned_message_id
 
 
 def model_label(model: Any) -> str:
@@ -29,6 +30,7 @@ class ReportingModelFallback(ModelFallbackMiddleware[Any, Any]):
     ) -> ModelResponse[Any]:
         primary = request.model
         failures: list[str] = []
+        abandoned: list[str] = []  # partial messages of replies cut off mid-stream, for the client to drop
 
         async def observed(attempt: ModelRequest[Any]) -> ModelResponse[Any]:
             if attempt.model is not primary:
@@ -38,11 +40,14 @@ class ReportingModelFallback(ModelFallbackMiddleware[Any, Any]):
                     "using_fallback",
                     model=model_label(attempt.model),
                     failed=list(failures),
+                    abandoned_message_ids=list(abandoned),
                 )
             try:
                 return await handler(attempt)
             except Exception as exc:
                 failures.append(f"{model_label(attempt.model)}: {type(exc).__name__}")
+                if (message_id := abandoned_message_id(exc)) is not None:
+                    abandoned.append(message_id)
                 raise
 
         result = await super().awrap_model_call(request, observed)

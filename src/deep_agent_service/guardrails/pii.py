@@ -13,16 +13,13 @@ each piece of text is scanned in one place:
   BEFORE it is returned, so state, checkpoints and `updates`/`values` streams only see filtered
   text; tool-call arguments are what `write_file`/`edit_file` write to memory, so memory files
   pass through the same filter (and are filtered again right before those tools run);
-- tool results: filtered before they are returned to the agent.
+- tool results: filtered inside the tool (`tool_output`), before its own callbacks report them to
+  the `events` stream, and again (a backstop) before they are returned to the agent.
 
-The live stream: `stream_mode="messages"` emits token chunks from the model's callbacks while the
-model is still generating, before any middleware sees the reply. langchain's own
-`_PIIStreamTransformer` only applies to `stream_events(version="v3")`, not to the
-`astream(stream_mode="messages")` path langgraph-api uses for runs. So, while PII filtering is on,
-the model is called with the `nostream` tag: the messages stream carries no raw token chunks and
-instead delivers each reply once, whole and filtered (LangGraph emits a node's new messages when
-the node finishes). The cost is that replies are not streamed token by token; when every PII type
-is `off` this middleware is not installed and streaming is unchanged.
+The live stream: `stream_mode="messages"` emits token chunks while the model is still generating,
+before any middleware sees the reply; `streaming.StreamGuard` filters them as they stream, with a
+holdback buffer (see there), so replies still stream token by token. When every PII type is `off`
+neither this middleware nor the stream filter is installed.
 
 `block`: a user message that contains a blocked type ends the run at once with a final message
 (the message is stored redacted, never raw); blocked content from the model or a tool fails the
@@ -38,14 +35,13 @@ from typing import Any
 
 from langchain.agents.middleware import AgentMiddleware
 from langchain.agents.middleware.types import ModelRequest, ModelResponse, hook_config
-from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage, ToolMessage
-from langgraph.constants import TAG_NOSTREAM
-from langgraph.types import Command
+from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage
+from langchain_core.tools import BaseTool
 
 from deep_agent_service.errors import ServiceError
 from deep_agent_service.guardrails.events import report_trip
 from deep_agent_service.guardrails.pii_detectors import DETECTORS
+from deep_agent_service.guardrails.tool_output import filtered_result, guarded_tool
 from deep_agent_service.private_apis import PIIDetectionError, RedactionStrategy, apply_strategy
 from deep_agent_service.settings import PIIStrategy
 
@@ -152,23 +148,21 @@ class PIIGuard(AgentMiddleware[Any, Any, Any]):
     def __init__(self, rules: Sequence[tuple[str, PIIStrategy]]) -> None:
         super().__init__()
         self.filter = PIIFilter(rules)
-        self._nostream: dict[int, tuple[BaseChatModel, BaseChatModel]] = {}
+        self._tools: dict[int, tuple[BaseTool, BaseTool]] = {}
 
     @property
     def name(self) -> str:
         return "PIIGuard"
 
+    def _guarded_tool(self, tool: BaseTool) -> BaseTool:
+        cached = self._tools.get(id(tool))
+        if cached is None or cached[0] is not tool:
+            cached = self._tools[id(tool)] = (tool, guarded_tool(tool, self.filter))
+        return cached[1]
+
     def _report(self, runtime: Any, counts: Counter[str], where: str) -> None:
         if counts:
             report_trip(runtime, "pii", "redacted", where=where, counts=dict(counts))
-
-    def _without_token_stream(self, model: BaseChatModel) -> BaseChatModel:
-        """The same model tagged `nostream`, so no raw token reaches `stream_mode="messages"`."""
-        cached = self._nostream.get(id(model))
-        if cached is None or cached[0] is not model:
-            tagged = model.model_copy(update={"tags": [*(model.tags or []), TAG_NOSTREAM]})
-            cached = self._nostream[id(model)] = (model, tagged)
-        return cached[1]
 
     @hook_config(can_jump_to=["end"])
     async def abefore_agent(self, state: Any, runtime: Any) -> dict[str, Any] | None:
@@ -203,7 +197,7 @@ class PIIGuard(AgentMiddleware[Any, Any, Any]):
             for m in request.messages
         ]
         self._report(request.runtime, counts, "model request")
-        response = await handler(request.override(messages=messages, model=self._without_token_stream(request.model)))
+        response = await handler(request.override(messages=messages))
         counts = Counter()
         result = [self.filter.message(m, counts, "model output") for m in response.result]
         self._report(request.runtime, counts, "model output")
@@ -217,18 +211,12 @@ class PIIGuard(AgentMiddleware[Any, Any, Any]):
             if counts:
                 self._report(request.runtime, counts, f"{call['name']} arguments")
                 request = request.override(tool_call={**call, "args": args})
+        if getattr(request, "tool", None) is not None:
+            # filtered inside the tool, so its own `on_tool_end` (the `events` stream) sees no raw value
+            request = request.override(tool=self._guarded_tool(request.tool))
         result = await handler(request)
         counts = Counter()
         where = f"{call['name']} result"
-        if isinstance(result, ToolMessage):
-            result = self.filter.message(result, counts, where)
-        elif isinstance(result, Command) and isinstance(result.update, dict):
-            update = dict(result.update)
-            if isinstance(update.get("messages"), list):
-                update["messages"] = [
-                    self.filter.message(m, counts, where) if isinstance(m, BaseMessage) else m
-                    for m in update["messages"]
-                ]
-                result = Command(graph=result.graph, update=update, resume=result.resume, goto=result.goto)
+        result = filtered_result(self.filter, result, counts, where)  # a backstop: found nothing normally
         self._report(request.runtime, counts, where)
         return result

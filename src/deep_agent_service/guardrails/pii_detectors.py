@@ -1,32 +1,51 @@
 """Detectors for the PII guardrail. Each returns langchain `PIIMatch` lists (type, value, start, end).
 
-Emails and URLs use langchain's own detectors. Cards use a wider pattern than langchain's (13-19
-digits, so Amex and 19-digit cards count) with the same Luhn check. IPs add IPv6 (validated with
-`ipaddress`). Secrets are ours: API-key shapes, JWTs and PEM private-key blocks.
+Every detector sees the text through `normalize` first, so the usual ways of hiding a value from a
+regex do not work: zero-width characters (U+200B-U+200D, U+2060, U+FEFF, soft hyphens) are
+dropped, full-width forms (U+FF01-U+FF5E: full-width letters, digits and `@`) read as ASCII, and the bracketed
+obfuscations `(at)` / `[at]` / `{at}` and `(dot)` / `[dot]` (and a spaced ` @ `) read as `@` and
+`.`. Matches are mapped back to the ORIGINAL text, so a replacement covers exactly the obfuscated
+span. Texts with none of those characters skip the normalising pass (one regex search).
+
+- emails: langchain's pattern, on the normalised text;
+- cards: 13-19 digits in groups (one consistent separator: space, dash or dot; or Amex 4-6-5), an
+  issuer prefix (2-6: Mastercard, Visa, Amex, Discover, JCB, UnionPay...) and the Luhn check; a
+  run of one repeated digit (`CapInh: 0000000000000000`) is never a card;
+- IPs: IPv4 (langchain's) and IPv6 (validated with `ipaddress`);
+- URLs: langchain's;
+- secrets: API-key shapes (OpenAI/Anthropic `sk-`, Stripe `sk_live_`/`rk_live_`/`whsec_`, AWS
+  `AKIA`/`ASIA`, GitHub `ghp_`/`github_pat_`, GitLab `glpat-`, Slack `xox?-`, Google `AIza`,
+  npm, Hugging Face), JWTs and PEM private-key blocks.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
+import unicodedata
 from collections.abc import Callable
 
-from deep_agent_service.private_apis import PIIMatch, detect_email, detect_ip, detect_url, passes_luhn
+from deep_agent_service.private_apis import PIIMatch, detect_email, detect_url, passes_luhn
 
 Detector = Callable[[str], list[PIIMatch]]
 
 # One alternation, so a text is scanned once for every secret shape.
 _SECRET = re.compile(
-    r"(?=[-sAgxe])(?:"  # every shape starts with one of these: fail fast everywhere else
+    r"(?=[-sArgxenhwA])(?:"  # every shape starts with one of these: fail fast everywhere else
     + "|".join(
         (
             r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----[\s\S]*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----",
             r"\bsk-(?:[A-Za-z0-9]+-)*[A-Za-z0-9_]{20,}",  # OpenAI / Anthropic style (sk-, sk-proj-, sk-ant-api03-)
+            r"\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}",  # Stripe secret and restricted keys
+            r"\bwhsec_[A-Za-z0-9]{24,}",  # Stripe webhook secrets
             r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",  # AWS access key ids
             r"\bgh[pousr]_[A-Za-z0-9]{36,}\b",  # GitHub tokens
             r"\bgithub_pat_[A-Za-z0-9_]{22,}\b",
+            r"\bglpat-[A-Za-z0-9_-]{20,}",  # GitLab personal access tokens
             r"\bxox[abposr]-[A-Za-z0-9-]{10,}",  # Slack tokens
             r"\bAIza[0-9A-Za-z_-]{35}",  # Google API keys
+            r"\bnpm_[A-Za-z0-9]{36}\b",  # npm tokens
+            r"\bhf_[A-Za-z0-9]{34,}\b",  # Hugging Face tokens
             r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}",  # JWTs
         )
     )
@@ -36,11 +55,75 @@ _SECRET = re.compile(
 # number ("4111-1111-1111-1111 10") must not swallow it and then fail the Luhn check.
 # It starts with `\d` (then looks behind the first digit), so the regex engine skips to digits instead of
 # trying the look-behind at every position: ~5x faster on prose.
-_CARD = re.compile(r"\d(?<![\d-]\d)(?:\d{3}([ -]?)\d{4}\1\d{4}\1\d{1,7}|\d{3}([ -]?)\d{6}\2\d{5})(?!\d)")
+_CARD = re.compile(
+    r"\d(?<![\d.-]\d)(?:\d{3}([ .-]?)\d{4}\1\d{4}\1\d{1,4}(?:\1\d{1,3})?|\d{3}([ .-]?)\d{6}\2\d{5})(?!\d|[.-]\d)"
+)
+_ISSUER_DIGITS = frozenset("23456")
+# IPv4 not inside a longer dotted number (`release 1.2.3.4.5`, `v10.0.0.1.2` are versions).
+_IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?!\w|\.\d)")
+# The host of a URL without a scheme ends in a letters-only top-level label (`python3.12/...` is a path).
+_BARE_HOST_END = re.compile(r"\.[A-Za-z]{2,63}$")
 _IPV6 = re.compile(r"(?<![0-9A-Fa-f:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![0-9A-Fa-f:])")
 # Every IPv6 address has two colons at most four hex digits apart; prose ("at 10:30", "Note:") rarely
 # does, and this literal-first pattern finds out fast, so most texts skip the costly scan above.
 _IPV6_HINT = re.compile(r":[0-9A-Fa-f]{0,4}:")
+
+# --- normalising ------------------------------------------------------------------------------
+
+_INVISIBLE = frozenset("\u200b\u200c\u200d\u2060\ufeff\u00ad")
+_FULL_WIDTH = re.compile("[\uff01-\uff5e\u3000]")
+_OBFUSCATED = re.compile(r"\s*[(\[{<]\s*(at|dot)\s*[)\]}>]\s*|(?<=\w) *(@) *(?=\w)", re.IGNORECASE)
+# Anything `normalize` would change: one search decides whether a text needs the slow path.
+_NEEDS_NORMALIZING = re.compile(
+    "[\u200b-\u200d\u2060\ufeff\u00ad\uff01-\uff5e\u3000]|[(\\[{<]\\s*(?:at|dot)\\s*[)\\]}>]|\\w +@|@ +\\w",
+    re.IGNORECASE,
+)
+
+
+def normalize(text: str) -> tuple[str, list[tuple[int, int]]] | None:
+    """(normalised text, the span of `text` each normalised character stands for), or None if unchanged."""
+    if not _NEEDS_NORMALIZING.search(text):
+        return None
+    chars: list[str] = []
+    spans: list[tuple[int, int]] = []
+    position = 0
+    for match in _OBFUSCATED.finditer(text):
+        _copy(text, position, match.start(), chars, spans)
+        word = match.group(1) or match.group(2)
+        chars.append("." if word.lower() == "dot" else "@")
+        spans.append((match.start(), match.end()))
+        position = match.end()
+    _copy(text, position, len(text), chars, spans)
+    return "".join(chars), spans
+
+
+def _copy(text: str, start: int, end: int, chars: list[str], spans: list[tuple[int, int]]) -> None:
+    for index in range(start, end):
+        char = text[index]
+        if char in _INVISIBLE:
+            continue
+        chars.append(unicodedata.normalize("NFKC", char) if _FULL_WIDTH.match(char) else char)
+        spans.append((index, index + 1))
+
+
+def _on_normalized(detector: Detector) -> Detector:
+    """`detector` run on the normalised text, its matches mapped back to spans of the original."""
+
+    def detect(content: str) -> list[PIIMatch]:
+        normalized = normalize(content)
+        if normalized is None:
+            return detector(content)
+        text, spans = normalized
+        found = []
+        for match in detector(text):
+            start, end = spans[match["start"]][0], spans[match["end"] - 1][1]
+            found.append(PIIMatch(type=match["type"], value=content[start:end], start=start, end=end))
+        return found
+
+    return detect
+
+
+# --- detectors --------------------------------------------------------------------------------
 
 
 def _non_overlapping(matches: list[PIIMatch]) -> list[PIIMatch]:
@@ -51,20 +134,44 @@ def _non_overlapping(matches: list[PIIMatch]) -> list[PIIMatch]:
     return kept
 
 
-def detect_secret(content: str) -> list[PIIMatch]:
+def _detect_secret(content: str) -> list[PIIMatch]:
     return [PIIMatch(type="secret", value=m.group(), start=m.start(), end=m.end()) for m in _SECRET.finditer(content)]
 
 
-def detect_card(content: str) -> list[PIIMatch]:
+def _is_card(number: str) -> bool:
+    digits = [c for c in number if c.isdigit()]
+    return digits[0] in _ISSUER_DIGITS and len(set(digits)) > 1 and passes_luhn(number)
+
+
+def _detect_card(content: str) -> list[PIIMatch]:
     return [
         PIIMatch(type="credit_card", value=m.group(), start=m.start(), end=m.end())
         for m in _CARD.finditer(content)
-        if passes_luhn(m.group())
+        if _is_card(m.group())
     ]
 
 
-def detect_ip_any(content: str) -> list[PIIMatch]:
-    matches = detect_ip(content)
+def _detect_url(content: str) -> list[PIIMatch]:
+    """langchain's URLs, minus schemeless ones that are file paths or version numbers."""
+    kept = []
+    for match in detect_url(content):
+        value = match["value"]
+        if "://" not in value:
+            host = value.split("/", 1)[0]
+            if (match["start"] and content[match["start"] - 1] in "/\\.") or not _BARE_HOST_END.search(host):
+                continue
+        kept.append(match)
+    return kept
+
+
+def _detect_ip_any(content: str) -> list[PIIMatch]:
+    matches = []
+    for m in _IPV4.finditer(content):
+        try:
+            ipaddress.IPv4Address(m.group())
+        except ValueError:
+            continue
+        matches.append(PIIMatch(type="ip", value=m.group(), start=m.start(), end=m.end()))
     if _IPV6_HINT.search(content):
         for m in _IPV6.finditer(content):
             candidate = m.group()
@@ -78,10 +185,14 @@ def detect_ip_any(content: str) -> list[PIIMatch]:
     return _non_overlapping(matches)
 
 
+detect_secret = _on_normalized(_detect_secret)
+detect_card = _on_normalized(_detect_card)
+detect_ip_any = _on_normalized(_detect_ip_any)
+
 DETECTORS: dict[str, Detector] = {
     "secret": detect_secret,
-    "email": detect_email,
+    "email": _on_normalized(detect_email),
     "credit_card": detect_card,
     "ip": detect_ip_any,
-    "url": detect_url,
+    "url": _on_normalized(_detect_url),
 }

@@ -25,6 +25,7 @@ from langgraph.errors import GraphBubbleUp
 from deep_agent_service.errors import ServiceError
 from deep_agent_service.guardrails.config import RetryPolicy
 from deep_agent_service.guardrails.events import report_trip
+from deep_agent_service.guardrails.streaming import abandoned_message_id
 from deep_agent_service.private_apis import calculate_delay
 
 _TRANSIENT_STATUS = frozenset({408, 409, 429})
@@ -137,6 +138,7 @@ class TransientModelRetry(ModelRetryMiddleware[Any, Any]):
                         error=type(exc).__name__,
                         status=status_code(exc),
                         reason=reason,
+                        abandoned_message_id=abandoned_message_id(exc),
                     )
                     raise ModelUnavailableError(
                         f"the model failed {attempt + 1} time(s) with transient errors and the {reason} ran out "
@@ -152,6 +154,8 @@ class TransientModelRetry(ModelRetryMiddleware[Any, Any]):
                     status=status_code(exc),
                     retry_after=retry_after_seconds(exc),
                     delay=round(delay, 3),
+                    # a reply cut off mid-stream: the client drops the partial message with this id
+                    abandoned_message_id=abandoned_message_id(exc),
                 )
                 await asyncio.sleep(delay)
         raise AssertionError("unreachable: the loop returns or raises")

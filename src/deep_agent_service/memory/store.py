@@ -6,6 +6,11 @@ store call is a blocking round trip back to the server's event loop (the skills 
 new thread takes that path). Here the namespace's items are fetched with one async paginated
 search (downloads: one batch of gets) and handed to the inherited sync logic, so results are
 exactly those of the sync methods.
+
+Every write (the agent's file tools, uploads, and sandbox write-back routed through this backend)
+passes through `_convert_file_data_to_store_value`, which also applies the content filter the
+service installs (`set_content_filter`: the deployment's PII rules) to text files. The filter is
+injected, not imported: `memory/` does not depend on `guardrails/`.
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ from deep_agent_service.runs import run_id
 from deep_agent_service.tenancy.identity import IdentityError, identity_from_runtime
 
 T = TypeVar("T")
+ContentFilter = Callable[[str], str]
+_CONTENT_FILTER: list[ContentFilter] = []  # at most one: set once by the builder
 # (backend id, namespace, items) fetched by an async method for the sync logic it runs next
 _PREFETCHED: ContextVar[tuple[int, tuple[str, ...], list[Item]] | None] = ContextVar("prefetched", default=None)
 
@@ -51,6 +58,15 @@ def provenance() -> dict[str, Any]:
     except IdentityError:
         user, org = "unknown", "unknown"
     return stamp(user, org, run_id(runtime=runtime), via="agent")
+
+
+def set_content_filter(content_filter: ContentFilter | None) -> None:
+    """Install (or remove, with None) the filter every text file passes through before it is stored."""
+    _CONTENT_FILTER[:] = [content_filter] if content_filter is not None else []
+
+
+def filtered_content(content: str) -> str:
+    return _CONTENT_FILTER[0](content) if _CONTENT_FILTER else content
 
 
 class QuotaStoreBackend(StoreBackend):
@@ -119,6 +135,8 @@ class QuotaStoreBackend(StoreBackend):
 
     def _convert_file_data_to_store_value(self, file_data: FileData) -> dict[str, Any]:
         value = super()._convert_file_data_to_store_value(file_data)
+        if value.get("encoding", "utf-8") == "utf-8" and isinstance(value.get("content"), str):
+            value["content"] = filtered_content(value["content"])
         return stamped(value, provenance())
 
     async def _over_quota(self, file_path: str, new_size: int, creating: bool) -> str | None:

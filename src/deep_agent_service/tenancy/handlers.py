@@ -9,7 +9,6 @@ shapes of `identity.namespace_for`. Anything without a handler below is denied.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,6 +21,7 @@ from deep_agent_service.assistant_settings import (
 )
 from deep_agent_service.guardrails.config import resolve_config
 from deep_agent_service.guardrails.pii import PIIBlockedError, PIIFilter
+from deep_agent_service.guardrails.state_writes import filter_run_payload
 from deep_agent_service.memory.server_store import server_store
 from deep_agent_service.memory.writes import MemoryQuotaError, check_quota, stamp, stamped, value_size
 from deep_agent_service.settings import Settings, get_settings
@@ -141,11 +141,10 @@ def run_creator(pii: PIIFilter) -> Any:  # the SDK types handlers per action; th
     """The `threads.create_run` handler; `pii` filters the run's input before anything stores it."""
 
     def filter_input(payload: dict[str, Any]) -> None:
-        if not pii.rules or not payload.get("input"):
-            return
         try:
-            # Replaced in place: the first checkpoint and the first `values` event never hold the raw text.
-            payload["input"] = pii.value(payload["input"], Counter(), "user message")
+            # Input and command (update, resume) replaced in place: the first checkpoint and the first
+            # `values` event never hold the raw text.
+            filter_run_payload(pii, payload)
         except PIIBlockedError as blocked:
             raise Auth.exceptions.HTTPException(status_code=422, detail=str(blocked)) from None
 

@@ -154,7 +154,8 @@ def test_guardrail_settings_parse_from_env_and_assistant_overrides_win(
     config = resolve_config(settings, GuardrailOverrides(pii_email="block", model_call_run_limit=7))
     assert config.tool_call_limits == (("task", 2, 5),)
     assert config.network_tools == ("fetch_url", "search")
-    assert config.pii == (("email", "block"),)
+    # the shipped defaults (secret redact, card mask) with the assistant's override of the env's email strategy
+    assert config.pii == (("secret", "redact"), ("email", "block"), ("credit_card", "mask"))
     assert config.model_call_run_limit == 7
 
 
