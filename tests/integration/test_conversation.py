@@ -7,6 +7,7 @@ import uuid
 import httpx
 import pytest
 from langgraph_sdk.client import LangGraphClient
+from langgraph_sdk.errors import UnprocessableEntityError
 
 from deep_agent_service.server.devserver import DevServer
 from tests.support.chat import ask, last_ai_text
@@ -101,14 +102,11 @@ async def test_client_supplied_identity_keys_are_refused_and_change_nothing(
     assert other_org.value.response.status_code == 403
 
 
-async def test_invalid_assistant_settings_fail_the_run_with_a_clear_error(client: LangGraphClient) -> None:
-    assistant = await client.assistants.create(
-        graph_id="agent", config={"configurable": {"assistant_settings": {"colour": "blue"}}}
-    )
-    thread = (await client.threads.create())["thread_id"]
-    run = await client.runs.create(
-        thread, assistant["assistant_id"], input={"messages": [{"role": "user", "content": "hi"}]}
-    )
-    await client.runs.join(thread, run["run_id"])
-    finished = await client.runs.get(thread, run["run_id"])
-    assert finished["status"] == "error"
+async def test_invalid_assistant_settings_are_refused_when_the_assistant_is_created(client: LangGraphClient) -> None:
+    """A bad key fails at create time with the key named (422), not on the assistant's next run."""
+    before = len(await client.assistants.search(graph_id="agent", limit=100))
+    with pytest.raises(UnprocessableEntityError, match="colour"):
+        await client.assistants.create(
+            graph_id="agent", config={"configurable": {"assistant_settings": {"colour": "blue"}}}
+        )
+    assert len(await client.assistants.search(graph_id="agent", limit=100)) == before
