@@ -414,6 +414,7 @@ async def test_concurrent_runs_cannot_overspend_a_nearly_spent_budget(
     await asyncio.gather(*(one(t) for t in threads))
     calls = len(provider.requests)
     allowed = (30 - spent_before + 14) // 15
+    print(f"\n[budget] {calls} of 20 concurrent runs reached the model; the budget allows {allowed}")
     assert calls <= allowed + 1, f"{calls} of 20 concurrent runs reached the model; the budget allows {allowed}"
 
 
