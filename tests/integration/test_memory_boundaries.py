@@ -10,6 +10,7 @@ sandbox attacks) or `CROSS_USER` (one user's memory reaching another), printed a
 from __future__ import annotations
 
 import json
+import posixpath
 import secrets
 import unicodedata
 import uuid
@@ -22,7 +23,7 @@ import pytest
 from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 
-from deep_agent_service.devserver import DevServer
+from deep_agent_service.server.devserver import DevServer
 from tests.support.chat import ask
 from tests.support.sandbox_dirs import sandbox_root
 from tests.support.server import api_keys_env, launch
@@ -152,9 +153,9 @@ def spellings(mount: str) -> dict[str, str]:
         "bare": mount,
         "trailing slash": mount + "/",
         "double slash root": "//" + name + "/x.md",
-        "double slash inner": mount + "//x.md",
-        "dot segment": mount + "/./x.md",
-        "leading dot segment": "/." + mount + "/x.md",
+        "double slash inner": mount + "//x1.md",
+        "dot segment": mount + "/./x2.md",
+        "leading dot segment": "/." + mount + "/x3.md",
         "dot-dot from memories": "/memories/../" + name + "/x.md",
         "dot-dot inside": mount + "/sub/../x.md",
         "percent-encoded letter": "/%" + f"{ord(name[0]):02x}" + name[1:] + "/x.md",
@@ -185,13 +186,32 @@ def calls_for(mount: str) -> list[dict[str, Any]]:
     return calls
 
 
+def rounds(calls: list[dict[str, Any]]) -> list[list[int]]:
+    """Calls split into turns in which no two name the same file: deepagents refuses parallel changes
+    of one path (after its own normalisation), which would hide what the service does with them."""
+    turns: list[tuple[set[str], list[int]]] = []
+    for index, call in enumerate(calls):
+        key = posixpath.normpath("/" + call["args"]["file_path"].lstrip("/"))
+        turn = next((t for t in turns if key not in t[0]), None)
+        if turn is None:
+            turn = (set(), [])
+            turns.append(turn)
+        turn[0].add(key)
+        turn[1].append(index)
+    return [indices for _, indices in turns]
+
+
 async def run_calls(client: LangGraphClient, calls: list[dict[str, Any]], assistant_id: str) -> list[str]:
-    """The offline model's `calls` script: every call made in one turn; the reply lists each result."""
-    script = [{"name": call["name"], "args": call["args"]} for call in calls]
-    reply = await ask(client, "calls " + json.dumps(script), assistant_id=assistant_id)
-    results = json.loads(reply)
-    assert isinstance(results, list) and len(results) == len(calls), reply[:500]
-    return [str(result) for result in results]
+    """The offline model's `calls` script (parallel calls in one turn; the reply lists each result)."""
+    results: list[str] = [""] * len(calls)
+    for indices in rounds(calls):
+        script = [{"name": calls[i]["name"], "args": calls[i]["args"]} for i in indices]
+        reply = await ask(client, "calls " + json.dumps(script), assistant_id=assistant_id)
+        answers = json.loads(reply)
+        assert isinstance(answers, list) and len(answers) == len(indices), reply[:500]
+        for i, answer in zip(indices, answers, strict=True):
+            results[i] = str(answer)
+    return results
 
 
 def canonical_key(key: str) -> bool:
@@ -230,7 +250,7 @@ async def test_every_spelling_of_every_mount_lands_on_one_canonical_path_or_is_r
         escape(what, accepted and not allowed)
         assert not accepted or allowed, f"{what} was accepted: {result[:200]}"
         if not accepted:
-            assert "Traceback" not in result, f"{what}: {result[:300]}"
+            assert "Traceback" not in result and "parallel file mutations" not in result, f"{what}: {result[:300]}"
 
     for m, namespace in watched.items():
         after = await items(alice if m in READ_ONLY else reader if m == mount else bob, namespace)
@@ -240,6 +260,24 @@ async def test_every_spelling_of_every_mount_lands_on_one_canonical_path_or_is_r
         bad = sorted(key for key in after if not canonical_key(key))
         escape(f"{mount} spellings left non-canonical keys in {m}", bool(bad))
         assert not bad, f"{m} holds non-canonical keys {bad!r}"
+
+
+async def test_a_subagent_without_the_services_middleware_is_refused_by_the_store_backend(
+    deployment: Deployment,
+) -> None:
+    """The `task` subagent has deepagents' own tools only (no guard): the mount's store backend refuses."""
+    aid = await new_assistant(deployment)
+    bob, alice = deployment.client("bob"), deployment.client("alice")
+    before = {mount: await items(alice, ns) for mount, ns in namespaces(aid, "bob").items() if mount in READ_ONLY}
+    for attack in ("write /policies", "write //skills/x.md", "write /shared/./x.md", "write /memories"):
+        reply = await ask(bob, f"delegate: {attack}\n{PLANTED}", assistant_id=aid)
+        escape(f"subagent {attack}", "Updated file" in reply)
+        assert "Updated file" not in reply and "Error" in reply, reply
+    for mount in READ_ONLY:
+        after = await items(alice, namespaces(aid, "bob")[mount])
+        escape(f"subagent changed {mount}", after != before[mount])
+        assert after == before[mount], mount
+    assert "/" not in await items(bob, namespaces(aid, "bob")["/memories"])
 
 
 async def test_the_mount_root_is_refused_with_a_clear_error(deployment: Deployment) -> None:

@@ -29,9 +29,9 @@ import pytest
 from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 
-from deep_agent_service.devserver import DevServer
 from deep_agent_service.sandboxes.isolation import disk_usage
 from deep_agent_service.sandboxes.local import LocalProvider
+from deep_agent_service.server.devserver import DevServer
 from tests.support.chat import ask
 from tests.support.sandbox_dirs import sandbox_root
 from tests.support.server import launch
@@ -96,10 +96,9 @@ def outside_host(workdir: Path) -> Iterator[Outside]:
             stderr=subprocess.DEVNULL,
         )
         for _ in range(50):
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(f"http://{ns_addr}:8080/", timeout=1) as response:
-                    if token.encode() in response.read():
-                        break
+            with contextlib.suppress(OSError), urllib.request.urlopen(f"http://{ns_addr}:8080/", timeout=1) as page:
+                if token.encode() in page.read():
+                    break
             time.sleep(0.1)
         yield Outside(namespace=namespace, address=ns_addr, port=8080, token=token)
     finally:
@@ -196,10 +195,10 @@ async def test_a_networked_box_reaches_the_outside_and_nothing_of_the_host(
     )
     aid = assistant["assistant_id"]
     thread = (await sdk.threads.create())["thread_id"]
+    url = f"http://{outside.address}:{outside.port}/"
     fetched = await ask(
         sdk,
-        f"run python3 -c \"import urllib.request; print(urllib.request.urlopen('http://{outside.address}:{outside.port}/', "
-        'timeout=5).read().decode())"',
+        f"run python3 -c \"import urllib.request; print(urllib.request.urlopen('{url}', timeout=5).read().decode())\"",
         assistant_id=aid,
         thread_id=thread,
     )

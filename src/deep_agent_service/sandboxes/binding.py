@@ -44,7 +44,7 @@ from langgraph.types import Command
 from deep_agent_service.sandboxes.errors import SandboxError, SandboxGoneError
 from deep_agent_service.sandboxes.local import run_sync
 from deep_agent_service.sandboxes.provider import SandboxProvider, SandboxScope, sandbox_labels, sandbox_name
-from deep_agent_service.tenancy.identity import RunIdentity, identity_from_runtime
+from deep_agent_service.tenancy.identity import RunIdentity, encode_part, identity_from_runtime
 
 logger = logging.getLogger("deep_agent_service.sandboxes")
 
@@ -61,6 +61,11 @@ class Target:
     name: str
     labels: Mapping[str, str]
     identity: RunIdentity
+
+
+def box_user(identity: RunIdentity) -> str:
+    """`<org>/<user>`, each part encoded (never containing `/`): who an assistant-scoped box belongs to."""
+    return f"{encode_part(identity.org)}/{encode_part(identity.user)}"
 
 
 def current_identity() -> RunIdentity:
@@ -117,9 +122,11 @@ class LazySandboxBackend(SandboxBackendProtocol):
                 "(run the agent on a thread through the server)"
             )
         provider = await self.provider()
+        # an assistant's box is per user: it receives that user's private memory (see sync.py)
+        user = box_user(identity) if self.scope is SandboxScope.ASSISTANT else None
         return Target(
-            name=sandbox_name(self._deployment, self.scope, owner, provider.name_rules),
-            labels=sandbox_labels(self._deployment, self.scope, owner),
+            name=sandbox_name(self._deployment, self.scope, owner, provider.name_rules, user=user),
+            labels=sandbox_labels(self._deployment, self.scope, owner, user=user),
             identity=identity,
         )
 

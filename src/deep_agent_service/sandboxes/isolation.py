@@ -4,7 +4,8 @@ The workspace directory is mounted as the command's root (`/`), so the agent's a
 (`/report.md`) and the shell's (`cat /report.md`) name the same file. Everything else the command
 sees is read-only system software (`/usr` and its merged-usr links), a private `/proc` and `/dev`,
 and a minimal `/etc` on a tmpfs. Namespaces: user (the command runs as uid 1000 with no
-capabilities), mount, pid, ipc, uts, cgroup and network (loopback only unless allowed).
+capabilities, and may not create user namespaces of its own), mount, pid (its `/proc` shows only
+its own processes), ipc, uts, cgroup and network (loopback only unless allowed).
 
 Limits: a wall-clock timeout (the whole process tree is killed), an output cap (the command is
 stopped and the result flagged as truncated), address space / processes / file size / open files
@@ -20,6 +21,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import functools
+import logging
 import os
 import select
 import selectors
@@ -38,6 +40,7 @@ from typing import TypeVar
 from deep_agent_service.errors import ServiceError
 
 T = TypeVar("T")
+logger = logging.getLogger("deep_agent_service.sandboxes")
 SANDBOX_UID = 1000
 # When the server runs as root, sandboxes run as this host uid (nobody): the kernel exempts uid 0
 # from the process limit, and no sandbox file should belong to root on the host.
@@ -164,10 +167,31 @@ def _drop_root() -> tuple[str, ...]:
     return (setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups")
 
 
+@functools.cache
+def disables_userns() -> bool:
+    """Whether this bubblewrap can refuse nested user namespaces (`--disable-userns`, bubblewrap 0.8+)."""
+    binary = bwrap_path()
+    if binary is None:
+        return False
+    shown = subprocess.run([binary, "--help"], capture_output=True, text=True, timeout=10, check=False)
+    if "--disable-userns" in shown.stdout:
+        return True
+    logger.warning(
+        "bubblewrap %s has no --disable-userns (0.8+): commands in sandboxes can create nested user namespaces",
+        binary,
+    )
+    return False
+
+
 def bwrap_argv(*, network: bool) -> list[str]:
-    """Bubblewrap's namespace options: everything unshared, uid 1000, no capabilities."""
+    """Bubblewrap's namespace options: everything unshared, uid 1000, no capabilities, no nested user namespaces.
+
+    A nested user namespace would give the command every capability inside it: the kernel surface
+    (netfilter, mount, ...) that most sandbox escapes go through. `--disable-userns` closes it."""
     binary = bwrap_path() or "bwrap"
     argv = [*_drop_root(), binary, "--unshare-all", "--unshare-user", "--die-with-parent", "--new-session"]
+    if disables_userns():
+        argv.append("--disable-userns")
     argv += ["--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--cap-drop", "ALL"]
     if network:
         argv.append("--share-net")
