@@ -50,6 +50,7 @@ logger = logging.getLogger("deep_agent_service.sandboxes.sync")
 
 RUNS_TRACKED = 1024
 SEARCH_PAGE = 100
+REMOVALS_PER_COMMAND = 50  # paths are at most 1024 characters: well below a command line's limit
 NOTICE_PATHS = 5  # skipped files named one by one in a notice; the rest are counted
 
 # Runs in the box: creates the mount directories, removes the listed files, and prints
@@ -80,6 +81,10 @@ for top in request["dirs"]:
             found[path] = digest.hexdigest()
 print(json.dumps(found))
 """
+
+
+class SandboxSyncError(SandboxError):
+    """The box answered, but not with a file listing (e.g. no python3 in a cloud template): no sync this run."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +133,7 @@ class _Run:
     depth: int = 1  # subagents share the run: only the outermost agent finishes it
     sandbox: SandboxBackendProtocol | None = None
     baseline: dict[str, str] = field(default_factory=dict)  # box path -> sha256 this run started from / wrote
+    synced: bool = False  # the mirror worked: write-back may compare against the baseline
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
@@ -186,7 +192,7 @@ class SandboxFileSync(AgentMiddleware[Any, Any]):
         if run.depth > 0:
             return None
         del self._runs[key]
-        if run.sandbox is not None:
+        if run.sandbox is not None and run.synced:
             skipped = await self._write_back_logged(run)
             if skipped:
                 logger.warning("%s", _skipped_notice(skipped))
@@ -201,7 +207,7 @@ class SandboxFileSync(AgentMiddleware[Any, Any]):
         if request.tool_call["name"] != "execute":
             return result
         run = self._runs.get(run_key())
-        if run is None or run.sandbox is None:
+        if run is None or run.sandbox is None or not run.synced:
             return result
         skipped = await self._write_back_logged(run)
         if skipped and isinstance(result, ToolMessage) and isinstance(result.content, str):
@@ -227,7 +233,11 @@ class SandboxFileSync(AgentMiddleware[Any, Any]):
             from langgraph.config import get_store
 
             # a new box, or a fresh one that replaced a gone box: it gets the files too
-            run.baseline = await self.mirror(sandbox, run.identity, get_store())
+            try:
+                run.baseline, run.synced = await self.mirror(sandbox, run.identity, get_store()), True
+            except SandboxSyncError as error:  # the command still runs; memory is not mirrored this run
+                logger.warning("memory sync into sandbox %s failed: %s", sandbox.id, error)
+                run.baseline, run.synced = {}, False
             run.sandbox = sandbox
 
     # --- the two directions ---
@@ -236,16 +246,26 @@ class SandboxFileSync(AgentMiddleware[Any, Any]):
         self, sandbox: SandboxBackendProtocol, mounts: tuple[SyncedMount, ...], remove: list[str] | None = None
     ) -> dict[str, str]:
         """{box path: sha256} under `mounts` (created if absent), after removing `remove`."""
-        request = json.dumps({"dirs": [m.directory for m in mounts], "remove": remove or []})
+        remove = list(remove or [])
+        # the request travels in the command line: long removal lists go in several commands
+        while len(remove) > REMOVALS_PER_COMMAND:
+            await self._run_manifest(sandbox, mounts, remove[:REMOVALS_PER_COMMAND])
+            remove = remove[REMOVALS_PER_COMMAND:]
+        return await self._run_manifest(sandbox, mounts, remove)
+
+    async def _run_manifest(
+        self, sandbox: SandboxBackendProtocol, mounts: tuple[SyncedMount, ...], remove: list[str]
+    ) -> dict[str, str]:
+        request = json.dumps({"dirs": [m.directory for m in mounts], "remove": remove})
         result = await sandbox.aexecute(
             f"printf '%s' {shlex.quote(request)} | python3 -c {shlex.quote(_MANIFEST_SCRIPT)}"
         )
         try:
             found = json.loads(result.output.strip().splitlines()[-1])
         except (ValueError, IndexError):
-            raise SandboxError(f"listing the sandbox's memory files failed: {result.output[-300:]}") from None
+            raise SandboxSyncError(f"listing the sandbox's memory files failed: {result.output[-300:]}") from None
         if not isinstance(found, dict):
-            raise SandboxError(f"listing the sandbox's memory files failed: {result.output[-300:]}")
+            raise SandboxSyncError(f"listing the sandbox's memory files failed: {result.output[-300:]}")
         return {str(path): str(sha) for path, sha in found.items()}
 
     async def _store_files(self, store: BaseStore, namespace: tuple[str, ...]) -> dict[str, bytes]:
