@@ -2,8 +2,9 @@
 and networked boxes on a network of their own.
 
 The network test builds its own "outside" host: a network namespace joined to this machine by a veth
-pair, in the benchmark range 198.18.0.0/15 (neither loopback, link-local, RFC 1918 nor one of this
-machine's own addresses), serving HTTP. A networked box must reach it, and must not reach this
+pair (198.18.x.0/30), serving HTTP on an address routed through it (198.19.x.1: neither loopback,
+link-local, RFC 1918, nor one of this machine's addresses or connected subnets), like any host on
+the internet. A networked box must reach it, and must not reach this
 machine's PostgreSQL, Redis, or the server's own port, on loopback or on the machine's addresses.
 Every attempt is counted in `SANDBOX_ESCAPES` ("sandbox escapes: N attempts, 0 escapes").
 """
@@ -76,7 +77,7 @@ def outside_host(workdir: Path) -> Iterator[Outside]:
     suffix = secrets.token_hex(3)
     namespace, host_side, ns_side = f"das-out-{suffix}", f"dasv{suffix}", f"dasp{suffix}"
     third = secrets.randbelow(250) + 1
-    host_addr, ns_addr = f"198.18.{third}.1", f"198.18.{third}.2"
+    host_addr, ns_addr, served = f"198.18.{third}.1", f"198.18.{third}.2", f"198.19.{third}.1"
     token = secrets.token_hex(8)
     (workdir / "index.html").write_text(token)
     server: subprocess.Popen[bytes] | None = None
@@ -89,22 +90,25 @@ def outside_host(workdir: Path) -> Iterator[Outside]:
         _ip("-n", namespace, "addr", "add", f"{ns_addr}/30", "dev", ns_side)
         _ip("-n", namespace, "link", "set", ns_side, "up")
         _ip("-n", namespace, "link", "set", "lo", "up")
+        _ip("-n", namespace, "addr", "add", f"{served}/32", "dev", "lo")
+        _ip("route", "add", f"{served}/32", "via", ns_addr)
         server = subprocess.Popen(
-            ["ip", "netns", "exec", namespace, sys.executable, "-m", "http.server", "8080", "--bind", ns_addr],
+            ["ip", "netns", "exec", namespace, sys.executable, "-m", "http.server", "8080", "--bind", served],
             cwd=workdir,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
         for _ in range(50):
-            with contextlib.suppress(OSError), urllib.request.urlopen(f"http://{ns_addr}:8080/", timeout=1) as page:
+            with contextlib.suppress(OSError), urllib.request.urlopen(f"http://{served}:8080/", timeout=1) as page:
                 if token.encode() in page.read():
                     break
             time.sleep(0.1)
-        yield Outside(namespace=namespace, address=ns_addr, port=8080, token=token)
+        yield Outside(namespace=namespace, address=served, port=8080, token=token)
     finally:
         if server is not None:
             server.terminate()
             server.wait(5)
+        subprocess.run(["ip", "route", "del", f"{served}/32"], capture_output=True, check=False)
         subprocess.run(["ip", "link", "del", host_side], capture_output=True, check=False)
         subprocess.run(["ip", "netns", "del", namespace], capture_output=True, check=False)
 

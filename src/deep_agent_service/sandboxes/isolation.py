@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from deep_agent_service.errors import ServiceError
+from deep_agent_service.sandboxes.network import BOX_RESOLV_CONF, BoxNetwork, EgressPolicy, NetworkSetupError
 
 T = TypeVar("T")
 logger = logging.getLogger("deep_agent_service.sandboxes")
@@ -51,7 +52,7 @@ SANDBOX_ENV: dict[str, str] = {"PATH": SANDBOX_PATH, "HOME": "/", "LANG": "C.UTF
 # Merged-usr links the root needs; created in the workspace when the host has them as links.
 _USR_LINKS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
 _ETC_FILES = ("alternatives", "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime")
-_NETWORK_ETC_FILES = ("resolv.conf", "hosts", "nsswitch.conf", "ssl", "ca-certificates", "gai.conf")
+_NETWORK_ETC_FILES = ("hosts", "nsswitch.conf", "ssl", "ca-certificates", "gai.conf")
 _MOUNT_DIRS = ("usr", "proc", "dev", "etc", "tmp")
 DISK_POLL_SECONDS = 0.1
 REAP_WAIT_SECONDS = 2.0
@@ -80,6 +81,52 @@ class Limits:
     file_mb: int = 100
     disk_mb: int = 1024
     open_files: int = 256
+    egress_allow: tuple[str, ...] = ()  # networked boxes: CIDRs let through despite the egress block list
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkPipes:
+    """The descriptors bubblewrap gets for a networked box: where it reports its child's pid,
+    what it waits on before running the command, and the box's /etc/resolv.conf."""
+
+    info_r: int
+    info_w: int
+    block_r: int
+    block_w: int
+    resolv_r: int
+
+    @classmethod
+    def open(cls) -> NetworkPipes:
+        info_r, info_w = os.pipe()
+        block_r, block_w = os.pipe()
+        resolv_r, resolv_w = os.pipe()
+        os.write(resolv_w, BOX_RESOLV_CONF)  # a few bytes: the pipe holds them until bubblewrap reads
+        os.close(resolv_w)
+        return cls(info_r, info_w, block_r, block_w, resolv_r)
+
+    @property
+    def child_ends(self) -> tuple[int, int, int]:
+        return self.info_w, self.block_r, self.resolv_r
+
+    def close_child_ends(self) -> None:
+        for fd in self.child_ends:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    def release(self) -> None:
+        """Let the box run its command (the network is ready)."""
+        os.write(self.block_w, b"1")
+
+    def close(self) -> None:
+        for fd in (self.info_r, self.block_w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+@functools.cache
+def egress_policy(allow: tuple[str, ...]) -> EgressPolicy:
+    """The egress routes of networked boxes (this machine's addresses are read once)."""
+    return EgressPolicy.build(allow)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +230,7 @@ def disables_userns() -> bool:
     return False
 
 
-def bwrap_argv(*, network: bool) -> list[str]:
+def bwrap_argv() -> list[str]:
     """Bubblewrap's namespace options: everything unshared, uid 1000, no capabilities, no nested user namespaces.
 
     A nested user namespace would give the command every capability inside it: the kernel surface
@@ -193,8 +240,6 @@ def bwrap_argv(*, network: bool) -> list[str]:
     if disables_userns():
         argv.append("--disable-userns")
     argv += ["--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--cap-drop", "ALL"]
-    if network:
-        argv.append("--share-net")
     return argv
 
 
@@ -213,9 +258,31 @@ def _system_binds(network: bool) -> tuple[str, ...]:
     return tuple(args)
 
 
+def _network_args(pipes: NetworkPipes | None) -> list[str]:
+    """A networked box: report the pid, wait until NAT and routes are ready, slirp's DNS as resolver."""
+    if pipes is None:
+        return []
+    return [
+        "--info-fd",
+        str(pipes.info_w),
+        "--block-fd",
+        str(pipes.block_r),
+        "--ro-bind-data",
+        str(pipes.resolv_r),
+        "/etc/resolv.conf",
+    ]
+
+
 def build_argv(
-    workspace: Path, command: str, *, network: bool, isolation: Isolation, limits: Limits | None = None
+    workspace: Path,
+    command: str,
+    *,
+    network: bool,
+    isolation: Isolation,
+    limits: Limits | None = None,
+    pipes: NetworkPipes | None = None,
 ) -> list[str]:
+    """The command line of one sandboxed command; a networked one (`pipes`) gets its own network namespace."""
     # The command is passed as $1 and run by `eval` after the limits are set: no quoting games.
     shell = ["/bin/sh", "-c", f'{limits_prologue(limits or Limits())}; eval "$1"', "sandbox", command]
     if isolation is Isolation.NONE:
@@ -224,11 +291,12 @@ def build_argv(
     for key, value in SANDBOX_ENV.items():
         env_args += ["--setenv", key, value]
     return [
-        *bwrap_argv(network=network),
+        *bwrap_argv(),
         "--bind",
         str(workspace),
         "/",
         *_system_binds(network),
+        *_network_args(pipes),
         *env_args,
         "--chdir",
         "/",
@@ -326,6 +394,11 @@ class CommandJob:
         stdin: bytes | None = None,
         output_bytes: int | None = None,
     ) -> None:
+        self.command = command
+        self.limits = limits
+        self.isolation = isolation
+        # a networked box under bubblewrap: its own namespace, NAT and egress routes (network.py)
+        self.network = network and isolation is Isolation.BWRAP
         self.argv = build_argv(workspace, command, network=network, isolation=isolation, limits=limits)
         self.env = SANDBOX_ENV if isolation is Isolation.BWRAP else {**SANDBOX_ENV, "HOME": str(workspace)}
         self.workspace = workspace
@@ -345,22 +418,49 @@ class CommandJob:
 
     def run(self) -> RunResult:
         """Run the command (blocking); never raises for what the command does."""
+        pipes = NetworkPipes.open() if self.network else None
+        network = BoxNetwork(egress_policy(self.limits.egress_allow), _drop_root()) if pipes else None
         with self._lock:
             if self._killed:
+                if pipes:
+                    pipes.close_child_ends()
+                    pipes.close()
                 return RunResult(output=b"", exit_code=None, timed_out=True)
+            argv = self.argv
+            if pipes:
+                argv = build_argv(
+                    self.workspace,
+                    self.command,
+                    network=True,
+                    isolation=self.isolation,
+                    limits=self.limits,
+                    pipes=pipes,
+                )
             process = subprocess.Popen(
-                self.argv,
+                argv,
                 stdin=subprocess.PIPE if self.stdin is not None else subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 cwd=self.workspace,
                 env=self.env,
                 start_new_session=True,
+                pass_fds=pipes.child_ends if pipes else (),
             )
             self._pid = process.pid
         try:
+            if pipes and network:
+                pipes.close_child_ends()
+                try:
+                    network.attach(pipes.info_r)
+                except NetworkSetupError as error:
+                    return RunResult(output=f"[sandbox: {error}; the command did not run]".encode(), exit_code=None)
+                pipes.release()
             chunks, truncated, timed_out, over_disk = self._pump(process)
         finally:
+            if network:
+                network.stop()
+            if pipes:
+                pipes.close()
             _kill_group(process.pid)  # what the command left running in the background dies with it
             _reap(process)
             for pipe in (process.stdin, process.stdout):
