@@ -5,14 +5,18 @@ The workspace directory is mounted as the command's root (`/`), so the agent's a
 sees is read-only system software (`/usr` and its merged-usr links), a private `/proc` and `/dev`,
 and a minimal `/etc` on a tmpfs. Namespaces: user (the command runs as uid 1000 with no
 capabilities, and may not create user namespaces of its own), mount, pid (its `/proc` shows only
-its own processes), ipc, uts, cgroup and network (loopback only unless allowed).
+its own processes), ipc, uts, cgroup and network (loopback only; a networked box gets a network
+namespace of its own with NAT and no route to the host or private ranges: `network.py`).
 
 Limits: a wall-clock timeout (the whole process tree is killed), an output cap (the command is
 stopped and the result flagged as truncated), address space / processes / file size / open files
 lowered (soft and hard) by the sandbox shell before the command runs, and a workspace disk cap
 checked after every command and polled (every 0.1 s, slower for big workspaces) while one runs.
-The disk cap is a soft cap: a fast writer can overshoot it by what it writes between two polls
-(each single file is capped by the file-size limit).
+The disk cap is soft within one command: a fast writer overshoots it by what it writes between two
+polls (each single file is capped by the file-size limit; measured: up to ~310 MB over a 48 MB cap
+with 32 parallel writers, see README "Sandboxes"). Once a workspace is over its cap, every later
+command runs with `ulimit -f 0`: it can read and delete, but no file grows, so the overshoot does
+not add up over commands.
 """
 
 from __future__ import annotations
@@ -32,9 +36,10 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
+from stat import S_ISREG
 from typing import TypeVar
 
 from deep_agent_service.errors import ServiceError
@@ -322,7 +327,11 @@ def limits_prologue(limits: Limits) -> str:
 
 
 def disk_usage(path: Path, stop_above: int | None = None) -> int:
-    """Bytes allocated under `path` (no symlinks followed); stops counting once above `stop_above`."""
+    """Bytes under `path` (no symlinks followed); stops counting once above `stop_above`.
+
+    A regular file counts its size or its allocated blocks, whichever is larger: the filesystem
+    allocates what was just written only later (ext4 delayed allocation), and a sparse file counts
+    what it could be filled with, so the cap errs on the side of stopping."""
     total = 0
     stack = [str(path)]
     while stack:
@@ -336,7 +345,8 @@ def disk_usage(path: Path, stop_above: int | None = None) -> int:
                 stat = entry.stat(follow_symlinks=False)
             except OSError:
                 continue
-            total += stat.st_blocks * 512
+            allocated = stat.st_blocks * 512
+            total += max(allocated, stat.st_size) if S_ISREG(stat.st_mode) else allocated
             if entry.is_dir(follow_symlinks=False) and not (current == str(path) and entry.name in ("proc", "dev")):
                 stack.append(entry.path)
         if stop_above is not None and total > stop_above:
@@ -399,7 +409,6 @@ class CommandJob:
         self.isolation = isolation
         # a networked box under bubblewrap: its own namespace, NAT and egress routes (network.py)
         self.network = network and isolation is Isolation.BWRAP
-        self.argv = build_argv(workspace, command, network=network, isolation=isolation, limits=limits)
         self.env = SANDBOX_ENV if isolation is Isolation.BWRAP else {**SANDBOX_ENV, "HOME": str(workspace)}
         self.workspace = workspace
         self.timeout = timeout if timeout is not None else limits.timeout_seconds
@@ -416,8 +425,17 @@ class CommandJob:
             if self._pid is not None:
                 _kill_group(self._pid)
 
+    def _limits_now(self) -> Limits:
+        """The command's limits; over the disk cap, no file may grow (`ulimit -f 0`): the command can
+        still read, list and delete (so the box can recover), but each command can no longer add
+        another poll interval's worth of data to a box that is already full."""
+        if disk_usage(self.workspace, self.disk_cap) > self.disk_cap:
+            return replace(self.limits, file_mb=0)
+        return self.limits
+
     def run(self) -> RunResult:
         """Run the command (blocking); never raises for what the command does."""
+        limits = self._limits_now()
         pipes = NetworkPipes.open() if self.network else None
         network = BoxNetwork(egress_policy(self.limits.egress_allow), _drop_root()) if pipes else None
         with self._lock:
@@ -426,16 +444,14 @@ class CommandJob:
                     pipes.close_child_ends()
                     pipes.close()
                 return RunResult(output=b"", exit_code=None, timed_out=True)
-            argv = self.argv
-            if pipes:
-                argv = build_argv(
-                    self.workspace,
-                    self.command,
-                    network=True,
-                    isolation=self.isolation,
-                    limits=self.limits,
-                    pipes=pipes,
-                )
+            argv = build_argv(
+                self.workspace,
+                self.command,
+                network=self.network,
+                isolation=self.isolation,
+                limits=limits,
+                pipes=pipes,
+            )
             process = subprocess.Popen(
                 argv,
                 stdin=subprocess.PIPE if self.stdin is not None else subprocess.DEVNULL,
