@@ -159,7 +159,8 @@ async def test_a_fast_writer_is_stopped_near_the_disk_cap(sdk: LangGraphClient, 
     """Eight parallel writers of 16 MB files against a 48 MB cap: the command is stopped with a notice.
 
     The overshoot (what the writers got onto disk before the poll stopped them) is printed, not
-    asserted: it depends on the disk's speed. README "Sandboxes" gives the measured worst case."""
+    asserted: it depends on the disk's speed. README "Sandboxes" gives the measured worst case.
+    What is asserted: the box, once over its cap, does not grow with the next command."""
     thread = (await sdk.threads.create())["thread_id"]
     writers = "for i in 1 2 3 4 5 6 7 8; do head -c 16000000 /dev/zero > /w$i & done; wait; echo finished"
     reply = await ask(sdk, f"run {writers}", thread_id=thread)
@@ -168,8 +169,12 @@ async def test_a_fast_writer_is_stopped_near_the_disk_cap(sdk: LangGraphClient, 
     print(f"disk cap {DISK_MB} MB: 8 parallel writers left {megabytes} MB (overshoot {megabytes - DISK_MB} MB)")
     assert "disk cap" in reply, reply
     escape("disk cap: no notice after the workspace went past its cap", "disk cap" not in reply)
-    next_reply = await ask(sdk, "run echo more > /more.txt; echo wrote", thread_id=thread)
-    assert "disk cap" in next_reply, next_reply
+    # over the cap, later commands cannot add to it (ulimit -f 0), so the overshoot does not add up
+    next_reply = await ask(sdk, "run head -c 16000000 /dev/zero > /more; echo tried", thread_id=thread)
+    after = disk_usage(Path(server.env["SANDBOX_ROOT"]) / box.name) // (1024 * 1024)
+    escape("disk cap: a full box grew further", after > megabytes)
+    assert "disk cap" in next_reply and "File size limit exceeded" in next_reply, next_reply
+    assert after <= megabytes, f"{megabytes} MB before, {after} MB after"
 
 
 @pytest.fixture(scope="module")

@@ -3,14 +3,15 @@
 A command with `sandbox_network` runs in a network namespace of its own (bubblewrap unshares it
 as for every command). Before the command starts (bubblewrap waits on a pipe), `slirp4netns`
 attaches a tap device with user-mode NAT (10.0.2.100/24, gateway 10.0.2.2, DNS 10.0.2.3), with
-`--disable-host-loopback` so the gateway is not the host's 127.0.0.1, and `prohibit` routes are
-added in the box's namespace for every range the box must not reach:
+`--disable-host-loopback` so the gateway is not the host's 127.0.0.1, its own seccomp filter
+(`--enable-seccomp`) and `--exit-fd` (it exits with the server, even a killed one). Then
+`prohibit` routes are added in the box's namespace for every range the box must not reach:
 
 - loopback 127.0.0.0/8 (inside the box that is the box's own loopback; the route is for clarity),
   "this network" 0.0.0.0/8, link-local 169.254.0.0/16 (cloud metadata), RFC 1918 private ranges,
   shared address space 100.64.0.0/10, multicast and reserved ranges;
 - every address of this machine and every subnet it is directly connected to (read once, when
-  the provider starts);
+  the first networked command of the process runs);
 - minus what `SANDBOX_EGRESS_ALLOW` (comma-separated CIDRs) names.
 
 A prohibited destination fails at once with "Permission denied" (EACCES). IPv6 is not enabled in
