@@ -314,6 +314,16 @@ async def test_an_assistant_scoped_box_never_shows_one_users_memory_to_another(d
     seen = await ask(erin, "run cat /memories/* /profile/* 2>&1; ls -laR /memories /profile 2>&1", assistant_id=aid)
     cross_user("erin cats bob's synced memory in the assistant box", secret in seen)
     assert secret not in seen, seen[:1000]
+    # every file erin's box holds, searched for bob's secret (spelt in two halves, so no command line holds it)
+    head, tail = secret[:8], secret[8:]
+    grep = f'p={head}; grep -rl "${{p}}{tail}" / --exclude-dir=proc --exclude-dir=usr 2>/dev/null | sed "s/^/FOUND /"'
+    searched = await ask(erin, f"run {grep}; echo searched", assistant_id=aid)
+    cross_user("bob's secret anywhere in erin's box", "FOUND" in searched)
+    assert "searched" in searched and "FOUND" not in searched, searched[:1000]
+    for path in ("/memories/box.md", "/memories/notes.md", "/profile/bob.md"):
+        read = await ask(erin, f"read {path}", assistant_id=aid)
+        cross_user(f"erin's file tools read bob's {path}", secret in read)
+        assert secret not in read, read[:500]
     # erin plants files where bob's copy would be, then bob runs: nothing of erin's reaches bob's memory
     await ask(erin, "run echo erin-plant > /memories/notes.md; echo erin-plant > /profile/bob.md", assistant_id=aid)
     await ask(bob, "run true", assistant_id=aid)
@@ -328,11 +338,15 @@ async def test_an_assistant_scoped_box_never_shows_one_users_memory_to_another(d
     bob_has = json.dumps([bob_private, bob_profile])
     cross_user("erin planted a file in bob's memory", "erin-plant" in bob_has)
     assert "erin-plant" not in bob_has
+    in_bobs_box = await ask(bob, "run cat /memories/notes.md /profile/bob.md 2>&1", assistant_id=aid)
+    cross_user("erin's planted files in bob's box", "erin-plant" in in_bobs_box)
+    assert "erin-plant" not in in_bobs_box, in_bobs_box[:500]
     # bob's own box work did come back, to bob, with provenance
     assert f"{secret}-from-box" in bob_private["/box.md"]["content"]
     assert bob_private["/box.md"]["written_by"]["user"] == "bob"
-    # and bob still finds his box after the restart
+    # and bob still finds his box after the restart (where the same search does find his file)
     assert f"{secret}-from-box" in await ask(bob, "run cat /memories/box.md", assistant_id=aid)
+    assert "FOUND /memories/box.md" in await ask(bob, f"run {grep}; echo searched", assistant_id=aid)
 
 
 # --- 3. quotas on write-back, and mounts that exist in the box ----------------------------------------
