@@ -185,13 +185,15 @@ def outside(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Outside]:
 
 
 def _host_addresses() -> list[str]:
-    shown = subprocess.run(["ip", "-j", "-4", "addr", "show"], capture_output=True, text=True, check=True, timeout=10)
-    return [
-        info["local"]
-        for link in json.loads(shown.stdout)
-        for info in link.get("addr_info", [])
-        if not info["local"].startswith("127.")
-    ]
+    """This machine's IPv4 addresses but loopback, and its global IPv6 ones (the box has no IPv6 route)."""
+    addresses = []
+    for family in ("-4", "-6"):
+        command = ["ip", "-j", family, "addr", "show", *(["scope", "global"] if family == "-6" else [])]
+        shown = subprocess.run(command, capture_output=True, text=True, check=True, timeout=10)
+        links = json.loads(shown.stdout or "[]")
+        found = [info.get("local", "") for link in links for info in link.get("addr_info", [])]
+        addresses += [address for address in found if address and not address.startswith("127.")]
+    return addresses
 
 
 async def test_a_networked_box_reaches_the_outside_and_nothing_of_the_host(

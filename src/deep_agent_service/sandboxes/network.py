@@ -33,6 +33,7 @@ import os
 import select
 import shutil
 import subprocess
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -57,7 +58,9 @@ SETUP_SECONDS = 10.0
 # NAT with the host's loopback out of reach; the namespace is given as a path (/dev/fd/N)
 SLIRP_OPTIONS = ("--configure", "--mtu=65520", "--disable-host-loopback", "--enable-seccomp", "--netns-type=path")
 NSENTER_IP = ("--preserve-credentials", "ip", "-batch", "-")
-NS_GET_USERNS = 0xB701  # ioctl: the user namespace that owns a namespace
+NS_GET_USERNS = 0xB701
+ROUTE_ATTEMPTS = 5
+ROUTE_RETRY_SECONDS = 0.02  # ioctl: the user namespace that owns a namespace
 INSTALL_HINT = (
     "networked sandboxes (sandbox_network: true) need slirp4netns: install it (Debian/Ubuntu: "
     "`sudo apt-get install slirp4netns`; `make setup` does this when run as root), or turn sandbox_network off"
@@ -122,8 +125,8 @@ class EgressPolicy:
         return cls(tuple(sorted(set(_subtract(blocked, parse_allow(allow))))))
 
     def route_batch(self) -> bytes:
-        """`ip -batch` input adding the routes."""
-        return "".join(f"route add prohibit {network}\n" for network in self.prohibited).encode()
+        """`ip -batch` input setting the routes (`replace`: a retry after a partial attempt is harmless)."""
+        return "".join(f"route replace prohibit {network}\n" for network in self.prohibited).encode()
 
 
 def _child_pid(info: int, deadline: float) -> int:
@@ -171,6 +174,17 @@ class BoxNetwork:
             raise
         try:
             self._start_slirp(netns, owner)
+            self._add_routes(netns, owner)
+        finally:
+            os.close(owner)
+            os.close(netns)
+
+    def _add_routes(self, netns: int, owner: int) -> None:
+        """The `prohibit` routes, added from inside the box's user and network namespaces.
+
+        Retried briefly: right after bubblewrap reports the pid it may still be writing the user
+        namespace's uid map, and until then `ip` runs there without capabilities (EPERM)."""
+        for attempt in range(ROUTE_ATTEMPTS):
             routes = subprocess.run(
                 [*self.run_as, "nsenter", f"--user=/dev/fd/{owner}", f"--net=/dev/fd/{netns}", *NSENTER_IP],
                 input=self.policy.route_batch(),
@@ -179,11 +193,10 @@ class BoxNetwork:
                 pass_fds=(owner, netns),
                 check=False,
             )
-            if routes.returncode != 0:
-                raise NetworkSetupError(f"cannot confine the sandbox's network: {routes.stderr.decode()[-300:]}")
-        finally:
-            os.close(owner)
-            os.close(netns)
+            if routes.returncode == 0:
+                return
+            time.sleep(ROUTE_RETRY_SECONDS * (attempt + 1))
+        raise NetworkSetupError(f"cannot confine the sandbox's network: {routes.stderr.decode()[-300:]}")
 
     def _start_slirp(self, netns: int, owner: int) -> None:
         ready_r, ready_w = os.pipe()
