@@ -30,8 +30,10 @@ define apt_install
 endef
 
 # The local sandbox provider runs commands under bubblewrap. SANDBOX_ISOLATION=none is the explicit opt-out.
+# Networked boxes (sandbox_network: true) get their own network through slirp4netns.
 bubblewrap:
 	$(call apt_install,bwrap,bubblewrap,sandboxes will refuse to run (see README: Sandboxes))
+	$(call apt_install,slirp4netns,slirp4netns,networked sandboxes (sandbox_network: true) will be refused)
 
 # The browser tests drive Debian's Chromium (/usr/bin/chromium) with Playwright; no browser download.
 browser:

@@ -18,3 +18,14 @@ def pytest_terminal_summary(terminalreporter: object) -> None:
 
     if tally.attempts:
         terminalreporter.write_line(tally.summary())  # type: ignore[attr-defined]
+    _boundary_summary(terminalreporter)
+
+
+def _boundary_summary(terminalreporter: object) -> None:
+    from tests.support.tally import CROSS_USER, SANDBOX_ESCAPES
+
+    write = terminalreporter.write_line  # type: ignore[attr-defined]
+    if SANDBOX_ESCAPES.attempts:
+        write(f"sandbox escapes: {SANDBOX_ESCAPES.attempts} attempts, {len(SANDBOX_ESCAPES.escapes)} escapes")
+    if CROSS_USER.attempts:
+        write(f"cross-user: {CROSS_USER.attempts} attempts, {len(CROSS_USER.leaks)} leaks")

@@ -64,7 +64,11 @@ class AssistantSettings(BaseModel):
     sandbox_scope: SandboxScope = Field(
         default=SandboxScope.THREAD, description="thread | assistant | none (no execute; thread scratch files)."
     )
-    sandbox_network: bool = Field(default=False, description="Let sandbox commands reach the network.")
+    sandbox_network: bool = Field(
+        default=False,
+        description="Let sandbox commands reach the internet, through a network of their own "
+        "(NAT; never the host or private ranges).",
+    )
 
     # --- guardrail settings (guardrails/) ---
     guardrails: GuardrailOverrides = Field(

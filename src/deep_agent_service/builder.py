@@ -27,6 +27,7 @@ from deep_agent_service.memory.mounts import (
     describe_mounts,
     mounts_for,
     read_only_permissions,
+    store_backends,
 )
 from deep_agent_service.memory.store import set_content_filter
 from deep_agent_service.middleware_fusion import fuse
@@ -59,10 +60,14 @@ def build_agent(settings: AssistantSettings) -> CompiledStateGraph[Any, Any, Any
     """The compiled agent for one assistant configuration (cached: same settings, same object)."""
     model = chat_model(settings.model or get_settings().models.primary_model)
     mounts = assistant_mounts(settings)
+    # one store backend per mount: the file tools' route AND the sandbox's write-back path
+    stores = store_backends(mounts)
     sandbox = sandbox_parts(
         settings.sandbox_scope,
         network=settings.sandbox_network,
-        synced=tuple(SyncedMount(m.prefix, m.scope, write_back=m.agent_writable) for m in mounts),
+        synced=tuple(
+            SyncedMount(m.prefix, m.scope, backend=stores[m.prefix] if m.agent_writable else None) for m in mounts
+        ),
     )
     guardrails = guardrail_middleware(settings.guardrails)
     skills = ["/skills/"] if "skills" in settings.mounts else None
@@ -80,7 +85,7 @@ def build_agent(settings: AssistantSettings) -> CompiledStateGraph[Any, Any, Any
     agent = create_deep_agent(
         model=model,
         system_prompt=system_prompt(settings),
-        backend=build_backend(mounts, default=sandbox.default),
+        backend=build_backend(mounts, default=sandbox.default, stores=stores),
         # one middleware: one graph node per hook kind instead of one per hook (see middleware_fusion)
         middleware=[fuse("DeepAgentService", middleware)],
         permissions=read_only_permissions(mounts),

@@ -13,6 +13,8 @@ guardrails) can be tried and tested with no API key and no network:
     run <command>              execute; quotes the output or the error
     plan: a; b; c              write_todos with those items
     delegate: <task>           the `task` tool (general-purpose subagent); quotes its result
+    calls <json>               every call of a JSON list [{"name": tool, "args": {...}}, ...] at once
+                               (parallel tool calls); replies with a JSON list of their results, in order
     sleep <seconds>            a tool named `sleep` (test graphs only: the service's agent has none,
                                so there the tool node answers with an unknown-tool error)
     anything else              a short help text listing this script
@@ -127,12 +129,28 @@ def _single_tool(call: _Call, results: list[ToolMessage], reply: Callable[[str],
     return call if not results else reply(_text(results[-1]))
 
 
-def next_step(messages: Sequence[BaseMessage]) -> _Call | str:  # noqa: PLR0911 - one return per script line
-    """The script: the next tool call to make, or the final reply."""
+def _calls(script: str, results: list[ToolMessage]) -> list[_Call] | str:
+    """`calls <json>`: all the listed tool calls in one message; then their results as a JSON list."""
+    try:
+        listed = json.loads(script)
+        calls = [_Call(str(item["name"]), dict(item["args"])) for item in listed]
+    except (ValueError, TypeError, KeyError):
+        return 'calls needs a JSON list like [{"name": "read_file", "args": {"file_path": "/a.md"}}]'
+    if not results:
+        return calls
+    # ids end in `_<index>` (see `_respond`): the results in the order of the calls
+    by_index = {result.tool_call_id.rsplit("_", 1)[-1]: _text(result) for result in results}
+    return json.dumps([by_index.get(str(index), "") for index in range(len(calls))])
+
+
+def next_step(messages: Sequence[BaseMessage]) -> _Call | list[_Call] | str:  # noqa: PLR0911 - one return per line
+    """The script: the next tool call(s) to make, or the final reply."""
     turn = _current_turn(messages)
     request, results = turn.request, turn.results
     lowered = request.lower()
     first_line, _, rest = request.partition("\n")
+    if lowered.startswith("calls "):
+        return _calls(request[len("calls ") :], results)
     if lowered.startswith("remember "):
         return _remember(request[len("remember ") :].strip(), results)
     if "what do you remember" in lowered:
@@ -204,15 +222,21 @@ class OfflineChatModel(BaseChatModel):
         prompt_tokens = sum(_estimate_tokens(_text(m)) for m in messages)
         metadata = {"model_name": self.model_name, "model_provider": OFFLINE_PROVIDER}
         if isinstance(step, _Call):
-            call_id = f"call_{uuid.uuid4().hex[:12]}"
+            step = [step]
+        if isinstance(step, list):
+            turn = uuid.uuid4().hex[:12]
+            output_tokens = sum(_estimate_tokens(json.dumps(call.args)) for call in step)
             return AIMessage(
                 content="",
-                tool_calls=[{"name": step.name, "args": step.args, "id": call_id, "type": "tool_call"}],
+                tool_calls=[
+                    {"name": call.name, "args": call.args, "id": f"call_{turn}_{index}", "type": "tool_call"}
+                    for index, call in enumerate(step)
+                ],
                 response_metadata=metadata,
                 usage_metadata={
                     "input_tokens": prompt_tokens,
-                    "output_tokens": _estimate_tokens(json.dumps(step.args)),
-                    "total_tokens": prompt_tokens + _estimate_tokens(json.dumps(step.args)),
+                    "output_tokens": output_tokens,
+                    "total_tokens": prompt_tokens + output_tokens,
                 },
             )
         return AIMessage(
@@ -237,7 +261,6 @@ class OfflineChatModel(BaseChatModel):
     def _chunks(self, messages: list[BaseMessage]) -> Iterator[AIMessageChunk]:
         message = self._respond(messages)
         if message.tool_calls:
-            call = message.tool_calls[0]
             yield AIMessageChunk(
                 content="",
                 tool_call_chunks=[
@@ -245,9 +268,10 @@ class OfflineChatModel(BaseChatModel):
                         "name": call["name"],
                         "args": json.dumps(call["args"]),
                         "id": call["id"],
-                        "index": 0,
+                        "index": index,
                         "type": "tool_call_chunk",
                     }
+                    for index, call in enumerate(message.tool_calls)
                 ],
                 response_metadata=message.response_metadata,
                 usage_metadata=message.usage_metadata,

@@ -13,6 +13,7 @@ to fix it (`ConfigurationError`), never on the hundredth request.
 from __future__ import annotations
 
 import functools
+import ipaddress
 import json
 import os
 from pathlib import Path
@@ -239,12 +240,32 @@ class SandboxSettings(_Group):
     max_file_mb: int = Field(default=100, ge=1, description="Largest file a command may write.")
     disk_mb: int = Field(default=1024, ge=1, description="Disk cap of one workspace.")
     sync_max_file_bytes: int = Field(default=1024 * 1024, ge=1, description="Largest file synced in or out.")
+    egress_allow: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="Networked boxes: comma-separated IPv4 CIDRs let through the egress block list "
+        "(loopback, private and link-local ranges, this machine's addresses and subnets).",
+    )
     template: str | None = Field(
         default=None, description="Cloud providers: the snapshot / image / blueprint new sandboxes start from."
     )
     server_url: str | None = Field(
         default=None, description="Reaper CLI: the LangGraph server asked whether threads/assistants exist."
     )
+
+    @field_validator("egress_allow", mode="before")
+    @classmethod
+    def _split_egress_allow(cls, value: object) -> object:
+        return _split_commas(value)
+
+    @field_validator("egress_allow")
+    @classmethod
+    def _check_egress_allow(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            try:
+                ipaddress.IPv4Network(entry, strict=False)
+            except ValueError as error:
+                raise ValueError(f"{entry!r} is not an IPv4 address or CIDR (e.g. 10.1.2.0/24): {error}") from None
+        return value
 
 
 class PIISettings(_Group):

@@ -18,3 +18,23 @@ class Tally:
 
 
 TENANT_ISOLATION = Tally()
+
+
+@dataclass
+class EscapeTally:
+    """Sandbox and memory-boundary attacks (escape suite): each attempt, and the ones that got through."""
+
+    attempts: int = 0
+    escapes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class CrossUserTally:
+    """Attempts to make one user's memory reach another user (cross-user suite)."""
+
+    attempts: int = 0
+    leaks: list[str] = field(default_factory=list)
+
+
+SANDBOX_ESCAPES = EscapeTally()
+CROSS_USER = CrossUserTally()

@@ -1,4 +1,4 @@
-"""Agent middleware for memory: clear read-only errors, and seed-once default content.
+"""Agent middleware for memory: canonical paths and clear refusals, and seed-once default content.
 
 Seeding happens at the start of a run (`abefore_agent`), not at server start-up: the namespaces
 to seed depend on the run's org and assistant, which only a run knows. Each namespace is seeded at
@@ -16,26 +16,46 @@ from typing import Any
 
 from deepagents.backends.utils import create_file_data
 from langchain.agents.middleware import AgentMiddleware
-from langchain_core.messages import ToolMessage
+from langchain_core.messages import ToolCall, ToolMessage
 from langgraph.prebuilt.tool_node import ToolCallRequest
 from langgraph.store.base import BaseStore
 from langgraph.types import Command
 
 from deep_agent_service import PROJECT_ROOT
-from deep_agent_service.memory.mounts import WRITE_TOOLS, Mount, read_only_mount
+from deep_agent_service.memory.mounts import WRITE_TOOLS, Mount, mount_at
+from deep_agent_service.memory.paths import PathRefusedError, canonical_path, mount_root_error
 from deep_agent_service.tenancy.identity import RunIdentity, Scope, identity_from_runtime, namespace_for
 
+# The argument that holds the path, per file tool (glob's `pattern` is a pattern, not a path).
+PATH_ARGUMENTS: dict[str, str] = {
+    "read_file": "file_path",
+    "write_file": "file_path",
+    "edit_file": "file_path",
+    "delete": "file_path",
+    "ls": "path",
+    "glob": "path",
+    "grep": "path",
+}
 SEED_ROOT = PROJECT_ROOT / "seed"
 # seed/<folder>/ -> the scope its files are written to
 SEED_FOLDERS: dict[str, Scope] = {"policies": Scope.ORG, "shared": Scope.ASSISTANT, "skills": Scope.SKILLS}
 
 
 class ReadOnlyMountGuard(AgentMiddleware[Any, Any]):
-    """Turns a write, edit or delete under a read-only mount into a tool error that says why."""
+    """Puts every file tool's path in its canonical form first, and says why a write cannot happen.
+
+    The tool then sees the canonical path, so deepagents' permission rules, the composite
+    backend's routing and the store's quotas all judge the same string. Refused with a tool error
+    that names the rule: a path with no canonical form (`..`, NUL, `%2e`, look-alikes, too long;
+    see `memory.paths`), a write, edit or delete of a mount itself (`/memories`), and any change
+    under a read-only mount."""
 
     def __init__(self, mounts: tuple[Mount, ...]) -> None:
         super().__init__()
         self.mounts = mounts
+
+    def _error(self, call: ToolCall, message: str) -> ToolMessage:
+        return ToolMessage(content=message, name=call["name"], tool_call_id=call["id"] or "", status="error")
 
     async def awrap_tool_call(
         self,
@@ -43,17 +63,27 @@ class ReadOnlyMountGuard(AgentMiddleware[Any, Any]):
         handler: Callable[[ToolCallRequest], Awaitable[ToolMessage | Command[Any]]],
     ) -> ToolMessage | Command[Any]:
         call = request.tool_call
-        path = str(call["args"].get("file_path", ""))
-        if call["name"] in WRITE_TOOLS and (mount := read_only_mount(self.mounts, path)):
-            return ToolMessage(
-                content=(
+        argument = PATH_ARGUMENTS.get(call["name"])
+        raw = call["args"].get(argument) if argument else None
+        if argument is None or not isinstance(raw, str):
+            return await handler(request)
+        try:
+            path = canonical_path(raw)
+        except PathRefusedError as refused:
+            return self._error(call, f"Error: {refused}. Nothing was done.")
+        located = mount_at(self.mounts, path) if call["name"] in WRITE_TOOLS else None
+        if located is not None:
+            mount, key = located
+            if key == "/":
+                return self._error(call, f"Error: {mount_root_error(mount.prefix)}")
+            if not mount.agent_writable:
+                return self._error(
+                    call,
                     f"Error: {mount.prefix} is read-only ({mount.holds}); {call['name']} on {path} was refused "
-                    "and nothing changed. Write your own notes under a writable path instead."
-                ),
-                name=call["name"],
-                tool_call_id=call["id"] or "",
-                status="error",
-            )
+                    "and nothing changed. Write your own notes under a writable path instead.",
+                )
+        if path != raw:
+            request = request.override(tool_call={**call, "args": {**call["args"], argument: path}})
         return await handler(request)
 
 

@@ -1,21 +1,32 @@
 """Memory mounts: path prefix -> scope -> `StoreBackend`, composed with the thread's scratch space.
 
 Namespaces are computed at call time from the run's verified identity (`identity.namespace_for`),
-never from anything the model or the client writes. Read-only mounts are enforced twice: by
-`create_deep_agent(permissions=...)` for the agent's file tools (with a guard that says *why* a
-write failed), and by the store auth handler for the HTTP `/store` API.
+never from anything the model or the client writes. Every path is routed in its canonical form
+(`memory.paths`), so a bare `/policies` IS the mount. Read-only mounts are enforced three times:
+by `create_deep_agent(permissions=...)` for the agent's file tools (with a guard that says *why* a
+write failed), by the mount's own store backend (whatever called it: subagents, sandbox sync), and
+by the store auth handler for the HTTP `/store` API.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from deepagents import FilesystemPermission
 from deepagents.backends import CompositeBackend, StateBackend
-from deepagents.backends.protocol import BackendProtocol
+from deepagents.backends.protocol import (
+    BackendProtocol,
+    DeleteResult,
+    EditResult,
+    FileDownloadResponse,
+    FileUploadResponse,
+    ReadResult,
+    WriteResult,
+)
 
+from deep_agent_service.memory.paths import PathRefusedError, canonical_path, mount_of
 from deep_agent_service.memory.store import QuotaStoreBackend
 from deep_agent_service.tenancy.identity import Scope, identity_from_runtime, namespace_for
 
@@ -110,23 +121,98 @@ def scope_namespace(scope: Scope) -> Callable[[Any], tuple[str, ...]]:
     return namespace
 
 
-def build_backend(mounts: tuple[Mount, ...], default: BackendProtocol | None = None) -> CompositeBackend:
-    """The agent's filesystem: `default` (thread scratch) plus one store route per mount."""
-    routes: dict[str, BackendProtocol] = {
-        mount.prefix: QuotaStoreBackend(namespace=scope_namespace(mount.scope)) for mount in mounts
+def store_backends(mounts: tuple[Mount, ...]) -> dict[str, QuotaStoreBackend]:
+    """One store backend per mount (prefix -> backend): the mount's only write path, for tools and sandbox sync."""
+    return {
+        mount.prefix: QuotaStoreBackend(
+            namespace=scope_namespace(mount.scope), prefix=mount.prefix, writable=mount.agent_writable
+        )
+        for mount in mounts
     }
-    return CompositeBackend(default=default if default is not None else StateBackend(), routes=routes)
+
+
+class _Refusing(BackendProtocol):
+    """Where a path that has no canonical form is routed: every operation fails with the reason."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = f"Error: {reason}"
+
+    async def aread(self, file_path: str, offset: int = 0, limit: int = 2000) -> ReadResult:
+        return ReadResult(error=self.reason)
+
+    async def awrite(self, file_path: str, content: str) -> WriteResult:
+        return WriteResult(error=self.reason)
+
+    async def aedit(self, file_path: str, old_string: str, new_string: str, replace_all: bool = False) -> EditResult:
+        return EditResult(error=self.reason)
+
+    async def adelete(self, file_path: str) -> DeleteResult:
+        return DeleteResult(error=self.reason)
+
+    async def aupload_files(self, files: list[tuple[str, bytes]]) -> list[FileUploadResponse]:
+        return [FileUploadResponse(path=path, error="invalid_path") for path, _ in files]
+
+    async def adownload_files(self, paths: list[str]) -> list[FileDownloadResponse]:
+        return [FileDownloadResponse(path=path, error="invalid_path") for path in paths]
+
+    def read(self, file_path: str, offset: int = 0, limit: int = 2000) -> ReadResult:
+        return ReadResult(error=self.reason)
+
+    def write(self, file_path: str, content: str) -> WriteResult:
+        return WriteResult(error=self.reason)
+
+    def edit(self, file_path: str, old_string: str, new_string: str, replace_all: bool = False) -> EditResult:
+        return EditResult(error=self.reason)
+
+    def delete(self, file_path: str) -> DeleteResult:
+        return DeleteResult(error=self.reason)
+
+    def upload_files(self, files: list[tuple[str, bytes]]) -> list[FileUploadResponse]:
+        return [FileUploadResponse(path=path, error="invalid_path") for path, _ in files]
+
+    def download_files(self, paths: list[str]) -> list[FileDownloadResponse]:
+        return [FileDownloadResponse(path=path, error="invalid_path") for path in paths]
+
+
+class MountedBackend(CompositeBackend):
+    """`CompositeBackend` that routes the CANONICAL path (`memory.paths`): `//policies/x` and
+    `/./policies/x` reach `/policies/` like `/policies/x` does, and a path with no canonical form
+    reaches no backend at all (every read, write, edit, delete and transfer of it fails)."""
+
+    def _get_backend_and_key(self, key: str) -> tuple[BackendProtocol, str]:
+        try:
+            path = canonical_path(key)
+        except PathRefusedError as refused:
+            return _Refusing(str(refused)), key
+        return super()._get_backend_and_key(path)
+
+
+def build_backend(
+    mounts: tuple[Mount, ...],
+    default: BackendProtocol | None = None,
+    stores: Mapping[str, QuotaStoreBackend] | None = None,
+) -> CompositeBackend:
+    """The agent's filesystem: `default` (thread scratch) plus one store route per mount (`stores`, if built)."""
+    routes: dict[str, BackendProtocol] = dict(stores if stores is not None else store_backends(mounts))
+    return MountedBackend(default=default if default is not None else StateBackend(), routes=routes)
 
 
 def read_only_permissions(mounts: tuple[Mount, ...]) -> list[FilesystemPermission]:
-    """Deny writes, edits and deletes under every read-only mount (the agent's file tools)."""
-    prefixes = [f"{mount.prefix}**" for mount in mounts if not mount.agent_writable]
-    return [FilesystemPermission(operations=["write"], paths=prefixes, mode="deny")] if prefixes else []
+    """Deny writes, edits and deletes under every read-only mount (the agent's file tools).
+
+    The bare mount (`/policies`) cannot be a rule here: with a backend that executes commands,
+    deepagents accepts only rules inside a route prefix (`/policies/...`). It is refused by the
+    guard (`ReadOnlyMountGuard`) and, whoever calls, by the mount's store backend (key `/`)."""
+    paths = [f"{mount.prefix}**" for mount in mounts if not mount.agent_writable]
+    return [FilesystemPermission(operations=["write"], paths=paths, mode="deny")] if paths else []
 
 
-def read_only_mount(mounts: tuple[Mount, ...], path: str) -> Mount | None:
-    """The read-only mount a path falls under, if any."""
-    return next((m for m in mounts if not m.agent_writable and path.startswith(m.prefix)), None)
+def mount_at(mounts: tuple[Mount, ...], path: str) -> tuple[Mount, str] | None:
+    """The mount a CANONICAL path is (key `/`) or lies under, with the path's key in it."""
+    located = mount_of(path, [m.prefix for m in mounts])
+    if located is None:
+        return None
+    return next(m for m in mounts if m.prefix == located[0]), located[1]
 
 
 def describe_mounts(mounts: tuple[Mount, ...]) -> str:

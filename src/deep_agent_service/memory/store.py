@@ -1,5 +1,10 @@
 """A `StoreBackend` that records who wrote each memory file and enforces per-namespace quotas.
 
+It is the one write path into a memory mount: the agent's file tools and the sandbox's write-back
+both call it. Every write, edit, delete or upload is refused here, whatever called it (a subagent
+without the service's middleware included), when its key is not canonical (`memory.paths`), when
+it aims at the mount itself (key `/`, i.e. the bare `/memories`), or when the mount is read-only.
+
 Reads are natively async: deepagents' `StoreBackend` has async `aread`/`awrite`/`aedit` only, and
 its `als`/`aglob`/`agrep`/`adownload_files` run the sync method in a worker thread, where every
 store call is a blocking round trip back to the server's event loop (the skills listing of every
@@ -23,18 +28,22 @@ from typing import Any, TypeVar
 
 from deepagents.backends import StoreBackend
 from deepagents.backends.protocol import (
+    DeleteResult,
     EditResult,
     FileData,
     FileDownloadResponse,
+    FileUploadResponse,
     GlobResult,
     GrepResult,
     LsResult,
     WriteResult,
 )
-from deepagents.backends.utils import file_data_to_string
+from deepagents.backends.store import NamespaceFactory
+from deepagents.backends.utils import create_file_data, file_data_to_string
 from langgraph.runtime import get_runtime
 from langgraph.store.base import BaseStore, GetOp, Item
 
+from deep_agent_service.memory.paths import PathRefusedError, canonical_path, mount_root_error
 from deep_agent_service.memory.writes import MemoryQuotaError, check_quota, stamp, stamped
 from deep_agent_service.runs import run_id
 from deep_agent_service.tenancy.identity import IdentityError, identity_from_runtime
@@ -70,7 +79,37 @@ def filtered_content(content: str) -> str:
 
 
 class QuotaStoreBackend(StoreBackend):
-    """`StoreBackend` plus provenance on every write and limits on file size and file count."""
+    """`StoreBackend` plus provenance on every write and limits on file size and file count.
+
+    `prefix` is the mount this backend serves (for messages and the mount-root refusal);
+    `writable=False` refuses every change (read-only mounts: `/policies/`, `/skills/`, ...)."""
+
+    def __init__(
+        self,
+        *,
+        namespace: NamespaceFactory,
+        store: BaseStore | None = None,
+        prefix: str = "/",
+        writable: bool = True,
+    ) -> None:
+        super().__init__(namespace=namespace, store=store)
+        self.prefix = prefix
+        self.writable = writable
+
+    def _refusal(self, file_path: str, operation: str) -> str | None:
+        """Why `operation` on the key `file_path` must not happen, or None (see the module doc)."""
+        shown = self.prefix.rstrip("/") + file_path
+        if not self.writable:
+            return f"Error: {self.prefix} is read-only; {operation} on {shown} was refused and nothing changed."
+        try:
+            key = canonical_path(file_path)
+        except PathRefusedError as refused:
+            return f"Error: {refused}"
+        if key == "/":
+            return f"Error: {mount_root_error(self.prefix)}"
+        if key != file_path:
+            return f"Error: {shown!r} is not canonical; write {self.prefix.rstrip('/') + key!r} instead."
+        return None
 
     # --- natively async reads (see the module docstring) ---
 
@@ -148,6 +187,8 @@ class QuotaStoreBackend(StoreBackend):
         return None
 
     async def awrite(self, file_path: str, content: str) -> WriteResult:
+        if refused := self._refusal(file_path, "write"):
+            return WriteResult(error=refused)
         current = await self._get_store().aget(self._get_namespace(), file_path)
         size = len(content.encode("utf-8"))
         if error := await self._over_quota(file_path, size, creating=current is None):
@@ -161,6 +202,8 @@ class QuotaStoreBackend(StoreBackend):
         new_string: str,
         replace_all: bool = False,
     ) -> EditResult:
+        if refused := self._refusal(file_path, "edit"):
+            return EditResult(error=refused)
         current = await self._get_store().aget(self._get_namespace(), file_path)
         if current is not None and isinstance(current.value.get("content"), str):
             content: str = current.value["content"]
@@ -171,3 +214,46 @@ class QuotaStoreBackend(StoreBackend):
             if error := await self._over_quota(file_path, size, creating=False):
                 return EditResult(error=error)
         return await super().aedit(file_path, old_string, new_string, replace_all)
+
+    async def adelete(self, file_path: str) -> DeleteResult:
+        if refused := self._refusal(file_path, "delete"):
+            return DeleteResult(error=refused)
+        return await super().adelete(file_path)
+
+    async def aupload_files(self, files: list[tuple[str, bytes]]) -> list[FileUploadResponse]:
+        """Natively async uploads, each through the same refusals and quotas as a write."""
+        responses: list[FileUploadResponse] = []
+        for path, content in files:
+            if self._refusal(path, "upload"):
+                responses.append(FileUploadResponse(path=path, error="permission_denied"))
+                continue
+            current = await self._get_store().aget(self._get_namespace(), path)
+            if await self._over_quota(path, len(content), creating=current is None):
+                responses.append(FileUploadResponse(path=path, error="permission_denied"))
+                continue
+            try:
+                file_data = create_file_data(content.decode("utf-8"))
+            except UnicodeDecodeError:
+                file_data = create_file_data(base64.standard_b64encode(content).decode("ascii"), encoding="base64")
+            await self._get_store().aput(self._get_namespace(), path, self._convert_file_data_to_store_value(file_data))
+            responses.append(FileUploadResponse(path=path, error=None))
+        return responses
+
+    # The sync forms (the server runs the async ones) get the same refusals.
+
+    def write(self, file_path: str, content: str) -> WriteResult:
+        refused = self._refusal(file_path, "write")
+        return WriteResult(error=refused) if refused else super().write(file_path, content)
+
+    def edit(self, file_path: str, old_string: str, new_string: str, replace_all: bool = False) -> EditResult:
+        refused = self._refusal(file_path, "edit")
+        return EditResult(error=refused) if refused else super().edit(file_path, old_string, new_string, replace_all)
+
+    def delete(self, file_path: str) -> DeleteResult:
+        refused = self._refusal(file_path, "delete")
+        return DeleteResult(error=refused) if refused else super().delete(file_path)
+
+    def upload_files(self, files: list[tuple[str, bytes]]) -> list[FileUploadResponse]:
+        if any(self._refusal(path, "upload") for path, _ in files):
+            return [FileUploadResponse(path=path, error="permission_denied") for path, _ in files]
+        return super().upload_files(files)

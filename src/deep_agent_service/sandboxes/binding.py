@@ -44,7 +44,7 @@ from langgraph.types import Command
 from deep_agent_service.sandboxes.errors import SandboxError, SandboxGoneError
 from deep_agent_service.sandboxes.local import run_sync
 from deep_agent_service.sandboxes.provider import SandboxProvider, SandboxScope, sandbox_labels, sandbox_name
-from deep_agent_service.tenancy.identity import RunIdentity, identity_from_runtime
+from deep_agent_service.tenancy.identity import RunIdentity, encode_part, identity_from_runtime
 
 logger = logging.getLogger("deep_agent_service.sandboxes")
 
@@ -61,6 +61,11 @@ class Target:
     name: str
     labels: Mapping[str, str]
     identity: RunIdentity
+
+
+def box_user(identity: RunIdentity) -> str:
+    """`<org>/<user>`, each part encoded (never containing `/`): who an assistant-scoped box belongs to."""
+    return f"{encode_part(identity.org)}/{encode_part(identity.user)}"
 
 
 def current_identity() -> RunIdentity:
@@ -117,9 +122,11 @@ class LazySandboxBackend(SandboxBackendProtocol):
                 "(run the agent on a thread through the server)"
             )
         provider = await self.provider()
+        # an assistant's box is per user: it receives that user's private memory (see sync.py)
+        user = box_user(identity) if self.scope is SandboxScope.ASSISTANT else None
         return Target(
-            name=sandbox_name(self._deployment, self.scope, owner, provider.name_rules),
-            labels=sandbox_labels(self._deployment, self.scope, owner),
+            name=sandbox_name(self._deployment, self.scope, owner, provider.name_rules, user=user),
+            labels=sandbox_labels(self._deployment, self.scope, owner, user=user),
             identity=identity,
         )
 
@@ -133,8 +140,14 @@ class LazySandboxBackend(SandboxBackendProtocol):
         self._notices.setdefault(name, []).append(text)
 
     async def resolve(self, target: Target | None = None) -> tuple[SandboxBackendProtocol, Target]:
-        """The run's sandbox, created if absent; raises `SandboxError` subclasses."""
+        """The run's sandbox, created if absent, with the bind listeners run; raises `SandboxError` subclasses."""
         target = target or await self.target()
+        sandbox = await self._acquire(target)
+        for listener in self.listeners:
+            await listener(sandbox, target)
+        return sandbox, target
+
+    async def _acquire(self, target: Target) -> SandboxBackendProtocol:
         sandbox = self._handles.get(target.name)
         if sandbox is None:
             acquired = await (await self.provider()).get_or_create(target.name, target.labels, self._ttl)
@@ -148,37 +161,48 @@ class LazySandboxBackend(SandboxBackendProtocol):
             self._handles[target.name] = sandbox
             while len(self._handles) > HANDLE_CACHE_SIZE:
                 self._handles.popitem(last=False)
-        for listener in self.listeners:
-            await listener(sandbox, target)
-        return sandbox, target
+        return sandbox
 
     async def _call(self, operation: Callable[[SandboxBackendProtocol], Awaitable[T]], fail: Callable[[str], T]) -> T:
         try:
-            sandbox, target = await self.resolve()
+            target = await self.target()
+            sandbox = await self._acquire(target)
         except SandboxError as error:
             return fail(f"Error: no sandbox is available for this run: {error}")
         try:
+            # the bind listeners (file sync) already use the box: their failures are the box's
+            for listener in self.listeners:
+                await listener(sandbox, target)
             return await operation(sandbox)
         except SandboxGoneError as gone:
-            # Only a provider's definite "gone" replaces a box; everything else keeps the binding.
-            self._handles.pop(target.name, None)
-            told = len(self._notices.get(target.name, []))
-            try:
-                sandbox, _ = await self.resolve(target)
-                if len(self._notices.get(target.name, [])) == told:  # the provider did not say why
-                    self._notify(
-                        target.name,
-                        f"[sandbox notice: the sandbox of this {self.scope.value} is gone ({gone}); "
-                        "a fresh, empty one was created, and files from before are lost]",
-                    )
-                return await operation(sandbox)
-            except SandboxError as error:
-                return fail(f"Error: the sandbox was gone and a fresh one could not be used: {error}")
+            return await self._replace(target, gone, operation, fail)
         except SandboxError as error:
             logger.warning("sandbox %s unreachable: %s", target.name, error)
             return fail(
                 f"Error: the sandbox is unreachable right now ({error}). It was kept, with its files; try again later"
             )
+
+    async def _replace(
+        self,
+        target: Target,
+        gone: SandboxGoneError,
+        operation: Callable[[SandboxBackendProtocol], Awaitable[T]],
+        fail: Callable[[str], T],
+    ) -> T:
+        """Only a provider's definite "gone" replaces a box; everything else keeps the binding."""
+        self._handles.pop(target.name, None)
+        told = len(self._notices.get(target.name, []))
+        try:
+            sandbox, _ = await self.resolve(target)
+            if len(self._notices.get(target.name, [])) == told:  # the provider did not say why
+                self._notify(
+                    target.name,
+                    f"[sandbox notice: the sandbox of this {self.scope.value} is gone ({gone}); "
+                    "a fresh, empty one was created, and files from before are lost]",
+                )
+            return await operation(sandbox)
+        except SandboxError as error:
+            return fail(f"Error: the sandbox was gone and a fresh one could not be used: {error}")
 
     # --- execute ---
 

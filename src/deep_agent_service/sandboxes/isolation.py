@@ -4,14 +4,19 @@ The workspace directory is mounted as the command's root (`/`), so the agent's a
 (`/report.md`) and the shell's (`cat /report.md`) name the same file. Everything else the command
 sees is read-only system software (`/usr` and its merged-usr links), a private `/proc` and `/dev`,
 and a minimal `/etc` on a tmpfs. Namespaces: user (the command runs as uid 1000 with no
-capabilities), mount, pid, ipc, uts, cgroup and network (loopback only unless allowed).
+capabilities, and may not create user namespaces of its own), mount, pid (its `/proc` shows only
+its own processes), ipc, uts, cgroup and network (loopback only; a networked box gets a network
+namespace of its own with NAT and no route to the host or private ranges: `network.py`).
 
 Limits: a wall-clock timeout (the whole process tree is killed), an output cap (the command is
 stopped and the result flagged as truncated), address space / processes / file size / open files
 lowered (soft and hard) by the sandbox shell before the command runs, and a workspace disk cap
 checked after every command and polled (every 0.1 s, slower for big workspaces) while one runs.
-The disk cap is a soft cap: a fast writer can overshoot it by what it writes between two polls
-(each single file is capped by the file-size limit).
+The disk cap is soft within one command: a fast writer overshoots it by what it writes between two
+polls (each single file is capped by the file-size limit; measured: up to ~310 MB over a 48 MB cap
+with 32 parallel writers, see README "Sandboxes"). Once a workspace is over its cap, every later
+command runs with `ulimit -f 0`: it can read and delete, but no file grows, so the overshoot does
+not add up over commands.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import functools
+import logging
 import os
 import select
 import selectors
@@ -30,14 +36,17 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
+from stat import S_ISREG
 from typing import TypeVar
 
 from deep_agent_service.errors import ServiceError
+from deep_agent_service.sandboxes.network import BOX_RESOLV_CONF, BoxNetwork, EgressPolicy, NetworkSetupError
 
 T = TypeVar("T")
+logger = logging.getLogger("deep_agent_service.sandboxes")
 SANDBOX_UID = 1000
 # When the server runs as root, sandboxes run as this host uid (nobody): the kernel exempts uid 0
 # from the process limit, and no sandbox file should belong to root on the host.
@@ -48,7 +57,7 @@ SANDBOX_ENV: dict[str, str] = {"PATH": SANDBOX_PATH, "HOME": "/", "LANG": "C.UTF
 # Merged-usr links the root needs; created in the workspace when the host has them as links.
 _USR_LINKS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
 _ETC_FILES = ("alternatives", "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime")
-_NETWORK_ETC_FILES = ("resolv.conf", "hosts", "nsswitch.conf", "ssl", "ca-certificates", "gai.conf")
+_NETWORK_ETC_FILES = ("hosts", "nsswitch.conf", "ssl", "ca-certificates", "gai.conf")
 _MOUNT_DIRS = ("usr", "proc", "dev", "etc", "tmp")
 DISK_POLL_SECONDS = 0.1
 REAP_WAIT_SECONDS = 2.0
@@ -77,6 +86,52 @@ class Limits:
     file_mb: int = 100
     disk_mb: int = 1024
     open_files: int = 256
+    egress_allow: tuple[str, ...] = ()  # networked boxes: CIDRs let through despite the egress block list
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkPipes:
+    """The descriptors bubblewrap gets for a networked box: where it reports its child's pid,
+    what it waits on before running the command, and the box's /etc/resolv.conf."""
+
+    info_r: int
+    info_w: int
+    block_r: int
+    block_w: int
+    resolv_r: int
+
+    @classmethod
+    def open(cls) -> NetworkPipes:
+        info_r, info_w = os.pipe()
+        block_r, block_w = os.pipe()
+        resolv_r, resolv_w = os.pipe()
+        os.write(resolv_w, BOX_RESOLV_CONF)  # a few bytes: the pipe holds them until bubblewrap reads
+        os.close(resolv_w)
+        return cls(info_r, info_w, block_r, block_w, resolv_r)
+
+    @property
+    def child_ends(self) -> tuple[int, int, int]:
+        return self.info_w, self.block_r, self.resolv_r
+
+    def close_child_ends(self) -> None:
+        for fd in self.child_ends:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    def release(self) -> None:
+        """Let the box run its command (the network is ready)."""
+        os.write(self.block_w, b"1")
+
+    def close(self) -> None:
+        for fd in (self.info_r, self.block_w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+@functools.cache
+def egress_policy(allow: tuple[str, ...]) -> EgressPolicy:
+    """The egress routes of networked boxes (this machine's addresses are read once)."""
+    return EgressPolicy.build(allow)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,13 +219,32 @@ def _drop_root() -> tuple[str, ...]:
     return (setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups")
 
 
-def bwrap_argv(*, network: bool) -> list[str]:
-    """Bubblewrap's namespace options: everything unshared, uid 1000, no capabilities."""
+@functools.cache
+def disables_userns() -> bool:
+    """Whether this bubblewrap can refuse nested user namespaces (`--disable-userns`, bubblewrap 0.8+)."""
+    binary = bwrap_path()
+    if binary is None:
+        return False
+    shown = subprocess.run([binary, "--help"], capture_output=True, text=True, timeout=10, check=False)
+    if "--disable-userns" in shown.stdout:
+        return True
+    logger.warning(
+        "bubblewrap %s has no --disable-userns (0.8+): commands in sandboxes can create nested user namespaces",
+        binary,
+    )
+    return False
+
+
+def bwrap_argv() -> list[str]:
+    """Bubblewrap's namespace options: everything unshared, uid 1000, no capabilities, no nested user namespaces.
+
+    A nested user namespace would give the command every capability inside it: the kernel surface
+    (netfilter, mount, ...) that most sandbox escapes go through. `--disable-userns` closes it."""
     binary = bwrap_path() or "bwrap"
     argv = [*_drop_root(), binary, "--unshare-all", "--unshare-user", "--die-with-parent", "--new-session"]
+    if disables_userns():
+        argv.append("--disable-userns")
     argv += ["--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--cap-drop", "ALL"]
-    if network:
-        argv.append("--share-net")
     return argv
 
 
@@ -189,9 +263,31 @@ def _system_binds(network: bool) -> tuple[str, ...]:
     return tuple(args)
 
 
+def _network_args(pipes: NetworkPipes | None) -> list[str]:
+    """A networked box: report the pid, wait until NAT and routes are ready, slirp's DNS as resolver."""
+    if pipes is None:
+        return []
+    return [
+        "--info-fd",
+        str(pipes.info_w),
+        "--block-fd",
+        str(pipes.block_r),
+        "--ro-bind-data",
+        str(pipes.resolv_r),
+        "/etc/resolv.conf",
+    ]
+
+
 def build_argv(
-    workspace: Path, command: str, *, network: bool, isolation: Isolation, limits: Limits | None = None
+    workspace: Path,
+    command: str,
+    *,
+    network: bool,
+    isolation: Isolation,
+    limits: Limits | None = None,
+    pipes: NetworkPipes | None = None,
 ) -> list[str]:
+    """The command line of one sandboxed command; a networked one (`pipes`) gets its own network namespace."""
     # The command is passed as $1 and run by `eval` after the limits are set: no quoting games.
     shell = ["/bin/sh", "-c", f'{limits_prologue(limits or Limits())}; eval "$1"', "sandbox", command]
     if isolation is Isolation.NONE:
@@ -200,11 +296,12 @@ def build_argv(
     for key, value in SANDBOX_ENV.items():
         env_args += ["--setenv", key, value]
     return [
-        *bwrap_argv(network=network),
+        *bwrap_argv(),
         "--bind",
         str(workspace),
         "/",
         *_system_binds(network),
+        *_network_args(pipes),
         *env_args,
         "--chdir",
         "/",
@@ -230,7 +327,11 @@ def limits_prologue(limits: Limits) -> str:
 
 
 def disk_usage(path: Path, stop_above: int | None = None) -> int:
-    """Bytes allocated under `path` (no symlinks followed); stops counting once above `stop_above`."""
+    """Bytes under `path` (no symlinks followed); stops counting once above `stop_above`.
+
+    A regular file counts its size or its allocated blocks, whichever is larger: the filesystem
+    allocates what was just written only later (ext4 delayed allocation), and a sparse file counts
+    what it could be filled with, so the cap errs on the side of stopping."""
     total = 0
     stack = [str(path)]
     while stack:
@@ -244,7 +345,8 @@ def disk_usage(path: Path, stop_above: int | None = None) -> int:
                 stat = entry.stat(follow_symlinks=False)
             except OSError:
                 continue
-            total += stat.st_blocks * 512
+            allocated = stat.st_blocks * 512
+            total += max(allocated, stat.st_size) if S_ISREG(stat.st_mode) else allocated
             if entry.is_dir(follow_symlinks=False) and not (current == str(path) and entry.name in ("proc", "dev")):
                 stack.append(entry.path)
         if stop_above is not None and total > stop_above:
@@ -302,7 +404,11 @@ class CommandJob:
         stdin: bytes | None = None,
         output_bytes: int | None = None,
     ) -> None:
-        self.argv = build_argv(workspace, command, network=network, isolation=isolation, limits=limits)
+        self.command = command
+        self.limits = limits
+        self.isolation = isolation
+        # a networked box under bubblewrap: its own namespace, NAT and egress routes (network.py)
+        self.network = network and isolation is Isolation.BWRAP
         self.env = SANDBOX_ENV if isolation is Isolation.BWRAP else {**SANDBOX_ENV, "HOME": str(workspace)}
         self.workspace = workspace
         self.timeout = timeout if timeout is not None else limits.timeout_seconds
@@ -319,24 +425,58 @@ class CommandJob:
             if self._pid is not None:
                 _kill_group(self._pid)
 
+    def _limits_now(self) -> Limits:
+        """The command's limits; over the disk cap, no file may grow (`ulimit -f 0`): the command can
+        still read, list and delete (so the box can recover), but each command can no longer add
+        another poll interval's worth of data to a box that is already full."""
+        if disk_usage(self.workspace, self.disk_cap) > self.disk_cap:
+            return replace(self.limits, file_mb=0)
+        return self.limits
+
     def run(self) -> RunResult:
         """Run the command (blocking); never raises for what the command does."""
+        limits = self._limits_now()
+        pipes = NetworkPipes.open() if self.network else None
+        network = BoxNetwork(egress_policy(self.limits.egress_allow), _drop_root()) if pipes else None
         with self._lock:
             if self._killed:
+                if pipes:
+                    pipes.close_child_ends()
+                    pipes.close()
                 return RunResult(output=b"", exit_code=None, timed_out=True)
+            argv = build_argv(
+                self.workspace,
+                self.command,
+                network=self.network,
+                isolation=self.isolation,
+                limits=limits,
+                pipes=pipes,
+            )
             process = subprocess.Popen(
-                self.argv,
+                argv,
                 stdin=subprocess.PIPE if self.stdin is not None else subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 cwd=self.workspace,
                 env=self.env,
                 start_new_session=True,
+                pass_fds=pipes.child_ends if pipes else (),
             )
             self._pid = process.pid
         try:
+            if pipes and network:
+                pipes.close_child_ends()
+                try:
+                    network.attach(pipes.info_r)
+                except NetworkSetupError as error:
+                    return RunResult(output=f"[sandbox: {error}; the command did not run]".encode(), exit_code=None)
+                pipes.release()
             chunks, truncated, timed_out, over_disk = self._pump(process)
         finally:
+            if network:
+                network.stop()
+            if pipes:
+                pipes.close()
             _kill_group(process.pid)  # what the command left running in the background dies with it
             _reap(process)
             for pipe in (process.stdin, process.stdout):

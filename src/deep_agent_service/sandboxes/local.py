@@ -63,6 +63,8 @@ from deep_agent_service.sandboxes.isolation import (
     run_command,
     runs_as_root,
 )
+from deep_agent_service.sandboxes.network import INSTALL_HINT as NETWORK_INSTALL_HINT
+from deep_agent_service.sandboxes.network import slirp_path
 from deep_agent_service.sandboxes.provider import DEFAULT_NAME_RULES, Acquired, NameRules, SandboxInfo
 
 T = TypeVar("T")
@@ -381,6 +383,8 @@ class LocalProvider:
         network: bool = False,
     ) -> None:
         check_isolation(isolation)
+        if network and isolation is Isolation.BWRAP and slirp_path() is None:
+            raise IsolationUnavailableError(NETWORK_INSTALL_HINT)
         self.root = root.absolute()
         if isolation is Isolation.BWRAP and runs_as_root():
             check_reachable_by_sandbox_user(self.root)

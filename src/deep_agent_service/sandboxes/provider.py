@@ -1,7 +1,9 @@
 """The sandbox provider contract, deterministic names, labels and the two failure classes.
 
 A sandbox is found by NAME, never by a process-local handle: `<deployment>-thread-<thread_id>` or
-`<deployment>-assistant-<assistant_id>`, encoded to what the provider accepts. Every replica and
+`<deployment>-assistant-<assistant_id>-user-<org>/<user>` (an assistant's box is per user: a box
+holds its user's private memory, so no two users ever open the same one), encoded to what the
+provider accepts. Every replica and
 every restart therefore finds the same box, and `get_or_create` is create-if-absent followed by a
 re-get, so a create race (two runs on a new thread, two replicas) ends with exactly one sandbox.
 """
@@ -21,6 +23,7 @@ from deepagents.backends.protocol import SandboxBackendProtocol
 LABEL_DEPLOYMENT = "deployment"
 LABEL_SCOPE = "scope"
 LABEL_OWNER = "owner"  # the thread id or assistant id the sandbox belongs to
+LABEL_USER = "user"  # assistant boxes: the (encoded) user the box belongs to
 
 
 class SandboxScope(StrEnum):
@@ -57,18 +60,34 @@ def encode_name(raw: str, rules: NameRules = DEFAULT_NAME_RULES) -> str:
     return f"{kept[: rules.max_length - len(digest) - 1].rstrip('-')}-{digest}"
 
 
-def sandbox_name(deployment: str, scope: SandboxScope, owner_id: str, rules: NameRules = DEFAULT_NAME_RULES) -> str:
-    """The deterministic name of the sandbox of one thread or one assistant."""
+def sandbox_name(
+    deployment: str,
+    scope: SandboxScope,
+    owner_id: str,
+    rules: NameRules = DEFAULT_NAME_RULES,
+    *,
+    user: str | None = None,
+) -> str:
+    """The deterministic name of the sandbox of one thread, or of one user of one assistant.
+
+    `user` is `<org>/<user>` in namespace-part encoding (`tenancy.identity.encode_part`, which
+    never writes `/`), so the raw name is unambiguous and `encode_name` hashes it."""
     if scope is SandboxScope.NONE:
         raise ValueError("sandbox_scope 'none' has no sandbox")
     if not owner_id:
         raise ValueError(f"a {scope.value}-scoped sandbox needs a {scope.value} id")
-    return encode_name(f"{deployment}-{scope.value}-{owner_id}", rules)
+    if scope is SandboxScope.ASSISTANT and not user:
+        raise ValueError("an assistant-scoped sandbox belongs to one user: pass user=<org>/<user>")
+    suffix = f"-user-{user}" if user else ""
+    return encode_name(f"{deployment}-{scope.value}-{owner_id}{suffix}", rules)
 
 
-def sandbox_labels(deployment: str, scope: SandboxScope, owner_id: str) -> dict[str, str]:
+def sandbox_labels(deployment: str, scope: SandboxScope, owner_id: str, *, user: str | None = None) -> dict[str, str]:
     """Labels stored with a sandbox: how the reaper finds its owner (raw ids, not encoded)."""
-    return {LABEL_DEPLOYMENT: deployment, LABEL_SCOPE: scope.value, LABEL_OWNER: owner_id}
+    labels = {LABEL_DEPLOYMENT: deployment, LABEL_SCOPE: scope.value, LABEL_OWNER: owner_id}
+    if user:
+        labels[LABEL_USER] = user
+    return labels
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,7 @@ def local_limits(settings: Settings) -> Limits:
         processes=settings.sandbox.max_processes,
         file_mb=settings.sandbox.max_file_mb,
         disk_mb=settings.sandbox.disk_mb,
+        egress_allow=settings.sandbox.egress_allow,
     )
 
 

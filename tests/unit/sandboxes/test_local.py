@@ -198,8 +198,11 @@ async def test_filling_the_disk_is_stopped_at_the_caps(box: SandboxBackendProtoc
     assert many.exit_code is not None, "stopped by the disk cap, not by the time limit"
     assert disk_usage(box.workspace) > LIMITS.disk_mb * 1024 * 1024
     assert "disk cap" in (await box.aexecute("true")).output  # every result says so until files go
-    await box.aexecute("rm -f /f* /big")
-    assert (await box.aexecute("echo freed")).output == "freed\n"
+    full = disk_usage(box.workspace)
+    more = await box.aexecute("head -c 15000000 /dev/zero > /more; echo x >> /f1")  # over the cap: nothing grows
+    assert "File size limit exceeded" in more.output and disk_usage(box.workspace) <= full + 4096, more.output
+    await box.aexecute("rm -f /f* /big /more")  # ... but a full box can still be cleaned up
+    assert (await box.aexecute("echo freed > /ok; cat /ok")).output == "freed\n"
 
 
 def test_missing_bubblewrap_is_refused_with_the_fix(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
