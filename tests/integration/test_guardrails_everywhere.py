@@ -335,10 +335,6 @@ async def test_command_update_is_filtered_before_it_is_stored(
     assert raw_in(values) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="write-back reaches the store through memory/store.py (whose writes are filtered) only with issue 14",
-)
 async def test_sandbox_write_back_into_the_store_is_filtered(guarded: LangGraphClient, provider: FaultProvider) -> None:
     assistant = await guarded.assistants.create(graph_id="agent", name=f"wb-{uuid.uuid4().hex[:6]}")
     aid = assistant["assistant_id"]

@@ -58,9 +58,10 @@ SETUP_SECONDS = 10.0
 # NAT with the host's loopback out of reach; the namespace is given as a path (/dev/fd/N)
 SLIRP_OPTIONS = ("--configure", "--mtu=65520", "--disable-host-loopback", "--enable-seccomp", "--netns-type=path")
 NSENTER_IP = ("--preserve-credentials", "ip", "-batch", "-")
-NS_GET_USERNS = 0xB701
-ROUTE_ATTEMPTS = 5
-ROUTE_RETRY_SECONDS = 0.02  # ioctl: the user namespace that owns a namespace
+NS_GET_USERNS = 0xB701  # ioctl: the user namespace that owns a namespace
+ROUTE_RETRY_SECONDS = 0.02  # first pause between route attempts; doubles, at most ROUTE_RETRY_MAX
+ROUTE_RETRY_MAX = 0.25
+ROUTE_SETUP_SECONDS = 3.0  # how long the uid map may take to appear (a loaded machine), then fail closed
 INSTALL_HINT = (
     "networked sandboxes (sandbox_network: true) need slirp4netns: install it (Debian/Ubuntu: "
     "`sudo apt-get install slirp4netns`; `make setup` does this when run as root), or turn sandbox_network off"
@@ -182,9 +183,12 @@ class BoxNetwork:
     def _add_routes(self, netns: int, owner: int) -> None:
         """The `prohibit` routes, added from inside the box's user and network namespaces.
 
-        Retried briefly: right after bubblewrap reports the pid it may still be writing the user
-        namespace's uid map, and until then `ip` runs there without capabilities (EPERM)."""
-        for attempt in range(ROUTE_ATTEMPTS):
+        Retried for up to ROUTE_SETUP_SECONDS: right after bubblewrap reports the pid it may still be
+        writing the user namespace's uid map, and until then `ip` runs there without capabilities
+        (EPERM). If it never works the command does not run (fail closed)."""
+        deadline = time.monotonic() + ROUTE_SETUP_SECONDS
+        pause = ROUTE_RETRY_SECONDS
+        while True:
             routes = subprocess.run(
                 [*self.run_as, "nsenter", f"--user=/dev/fd/{owner}", f"--net=/dev/fd/{netns}", *NSENTER_IP],
                 input=self.policy.route_batch(),
@@ -195,7 +199,10 @@ class BoxNetwork:
             )
             if routes.returncode == 0:
                 return
-            time.sleep(ROUTE_RETRY_SECONDS * (attempt + 1))
+            if time.monotonic() + pause > deadline:
+                break
+            time.sleep(pause)
+            pause = min(pause * 2, ROUTE_RETRY_MAX)
         raise NetworkSetupError(f"cannot confine the sandbox's network: {routes.stderr.decode()[-300:]}")
 
     def _start_slirp(self, netns: int, owner: int) -> None:
