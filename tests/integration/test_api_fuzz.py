@@ -1,14 +1,13 @@
 """A property-based bad-input pass over the running server's own `/openapi.json` (schemathesis),
 authenticated as a member: valid and invalid requests for every operation, a few of each. No
 answer may be a 5xx (except the server's own bugs listed in THREAT_MODEL.md), and afterwards the
-server is up and bob's data is intact. The run prints `api fuzz: N cases, M 5xx`.
+server is up and bob's data is intact. The run ends with `api fuzz: N cases, M 5xx (K the server's own, known)`.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
 from tests.support.chat import ask
+from tests.support.tally import API_FUZZ
 from tests.support.tenants import Tenants, tenant_server
 
 EXAMPLES_PER_MODE = 4  # per operation and generation mode: bounded, the pass takes about a minute
@@ -33,17 +33,6 @@ KNOWN_SERVER_5XX: dict[tuple[str, str], str] = {
     ("POST", "/threads/search"): "is_jsonb_contained(None, values filter): TypeError",
     ("POST", "/threads/count"): "is_jsonb_contained(None, values filter): TypeError",
 }
-
-
-@dataclass
-class FuzzTally:
-    cases: int = 0
-    server_errors: list[str] = field(default_factory=list)
-    known: list[str] = field(default_factory=list)
-    unsatisfiable: list[str] = field(default_factory=list)
-
-
-FUZZ = FuzzTally()
 
 
 @pytest.fixture(scope="module")
@@ -79,23 +68,23 @@ def fuzz_operation(operation: Any, url: str, headers: dict[str, str], mode: Gene
     @given(data=st.data())
     def run(data: st.DataObject) -> None:
         case = data.draw(operation.as_strategy(generation_mode=mode))
-        FUZZ.cases += 1
+        API_FUZZ.cases += 1
         try:
             response = case.call(base_url=url, headers=headers, timeout=CALL_TIMEOUT_SECONDS)
         except Exception as error:  # a dropped connection is a server error too
-            FUZZ.server_errors.append(f"{name} ({mode.value}): {type(error).__name__}: {error}")
+            API_FUZZ.server_errors.append(f"{name} ({mode.value}): {type(error).__name__}: {error}")
             return
         if response.status_code >= 500:
             entry = f"{name} ({mode.value}): {response.status_code} {response.text[:200]}"
             if (operation.method.upper(), operation.path) in KNOWN_SERVER_5XX:
-                FUZZ.known.append(entry)
+                API_FUZZ.known.append(entry)
             else:
-                FUZZ.server_errors.append(entry)
+                API_FUZZ.server_errors.append(entry)
 
     try:
         run()
     except Unsatisfiable:  # e.g. no invalid input exists for an operation without parameters
-        FUZZ.unsatisfiable.append(f"{name} ({mode.value})")
+        API_FUZZ.unsatisfiable.append(f"{name} ({mode.value})")
 
 
 def test_bad_input_never_gets_a_5xx_and_the_server_stays_up(tenants: Tenants, bobs_data: dict[str, Any]) -> None:
@@ -115,8 +104,4 @@ def test_bad_input_never_gets_a_5xx_and_the_server_stays_up(tenants: Tenants, bo
         assert (await bob.store.get_item(("acme", "user", "bob"), "/keep.md"))["value"]["content"] == "keep me"
 
     asyncio.run(bobs_data_is_intact())
-    print(
-        f"\napi fuzz: {FUZZ.cases} cases, {len(FUZZ.server_errors) + len(FUZZ.known)} 5xx "
-        f"({len(FUZZ.known)} known); no cases for {FUZZ.unsatisfiable}"
-    )
-    assert not FUZZ.server_errors, "\n".join(FUZZ.server_errors)
+    assert not API_FUZZ.server_errors, "\n".join(API_FUZZ.server_errors)
