@@ -14,10 +14,13 @@ os.environ["SANDBOX_ROOT"] = str(sandbox_root())
 
 
 def pytest_terminal_summary(terminalreporter: object) -> None:
+    from tests.support.tally import API_FUZZ
     from tests.support.tally import TENANT_ISOLATION as tally
 
     if tally.attempts:
         terminalreporter.write_line(tally.summary())  # type: ignore[attr-defined]
+    if API_FUZZ.cases:
+        terminalreporter.write_line(API_FUZZ.summary())  # type: ignore[attr-defined]
     _boundary_summary(terminalreporter)
 
 

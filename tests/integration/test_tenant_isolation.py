@@ -4,7 +4,7 @@ Two orgs (acme, globex), each with an admin and members, against a real `langgra
 `api_keys` mode. The victim is bob (acme member): his thread, run, cron and memories. Attackers are
 erin (acme member: cross-user), alice (acme admin: cross-user), carol (globex admin) and dave
 (globex member: cross-org). Each attempt must be denied (401/403/404) or filtered out of a list.
-The run ends with a line `tenant isolation: N cross-tenant attempts, N denied`.
+The run ends with a line `tenant isolation: N routes, M attempts, M denied` (routes: see test_route_isolation.py).
 """
 
 from __future__ import annotations

@@ -68,12 +68,11 @@ RESOURCE_PARAMS: tuple[tuple[str, Kind], ...] = (
 )
 # Path parameters that are not resource ids but refine one (a checkpoint of a thread, a subgraph).
 REFINING_PARAMS = frozenset({"checkpoint_id", "namespace"})
-# Assistant operations that only read (members of the assistant's org may use them).
-ASSISTANT_READS = frozenset({"GET", "POST /assistants/{assistant_id}/versions"})
+# Assistant operations besides GETs that only read (members of the assistant's org may use them).
+ASSISTANT_READS = frozenset({"POST /assistants/{assistant_id}/versions"})
 # Flags whose every documented value changes what a request does to an existing resource.
 FLAGS = ("if_exists", "if_not_exists", "multitask_strategy", "stream_resumable", "supersteps")
 COUNTS = frozenset({("POST", "/threads/count"), ("POST", "/assistants/count"), ("POST", "/runs/crons/count")})
-STREAMING_SUFFIXES = ("/stream", "/join", "/stream/events", "/runs/stream", "/runs/wait", "/wait")
 
 
 class UnclassifiedRoute(AssertionError):
@@ -90,10 +89,6 @@ class Route:
     @property
     def name(self) -> str:
         return f"{self.method} {self.path}"
-
-    @property
-    def streams(self) -> bool:
-        return self.path.endswith(STREAMING_SUFFIXES)
 
 
 @dataclass(frozen=True)
