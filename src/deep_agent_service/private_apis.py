@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from langchain.agents.factory import _chain_async_model_call_handlers, _chain_async_tool_call_wrappers
 from langchain.agents.middleware._redaction import (
+    BUILTIN_DETECTORS,
     PIIDetectionError,
     PIIMatch,
     RedactionStrategy,
@@ -32,6 +33,7 @@ from langchain.chat_models.base import _BUILTIN_PROVIDERS
 from langchain_core.tools.base import _get_runnable_config_param
 
 __all__ = [
+    "BUILTIN_DETECTORS",
     "BUILTIN_PROVIDERS",
     "PRIVATE_APIS",
     "PIIDetectionError",
@@ -105,6 +107,11 @@ PRIVATE_APIS: tuple[PrivateAPI, ...] = (
     ),
     PrivateAPI(
         *_LANGCHAIN, "langchain.agents.middleware._redaction:RedactionStrategy", "guardrails/pii.py: strategy type"
+    ),
+    PrivateAPI(
+        *_LANGCHAIN,
+        "langchain.agents.middleware._redaction:BUILTIN_DETECTORS",
+        "bench/pii.py: langchain's own PIIMiddleware detectors, the baseline of the corpus table",
     ),
     PrivateAPI(
         *_LANGCHAIN,

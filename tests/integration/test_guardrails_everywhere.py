@@ -32,7 +32,8 @@ from deep_agent_service.server.devserver import (
 )
 from tests.support.chat import last_ai_text
 from tests.support.fault_provider import Fault, FaultProvider, Reply
-from tests.support.server import BASE_ENV, launch
+from tests.support.postgres import scratch_database
+from tests.support.server import BASE_ENV, POSTGRES_STORE, launch
 
 EMAIL = "dana.scully@fbi.example.gov"
 CARD = "4111 1111 1111 1111"
@@ -82,10 +83,12 @@ def guarded_server(provider: FaultProvider, tmp_path_factory: pytest.TempPathFac
         running.stop()
 
 
-def launch_concurrent(workdir: Path, env: dict[str, str], jobs: int = 20) -> DevServer:
+def launch_concurrent(
+    workdir: Path, env: dict[str, str], jobs: int = 20, overrides: dict[str, Any] | None = None
+) -> DevServer:
     """`launch`, but running `jobs` runs at once (`langgraph dev` runs one at a time by default)."""
     full_env = {**BASE_ENV, **env}
-    config = isolated_config(workdir, full_env)
+    config = isolated_config(workdir, full_env, overrides)
     command = [*langgraph_command(DEFAULT_HOST, free_port(), config), "--n-jobs-per-worker", str(jobs)]
     port = command[command.index("--port") + 1]
     server = spawn(
@@ -107,6 +110,18 @@ def defaults_server(provider: FaultProvider, tmp_path_factory: pytest.TempPathFa
         yield running
     finally:
         running.stop()
+
+
+@pytest.fixture(scope="module")
+def postgres_budget_server(provider: FaultProvider, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
+    """The defaults server's budget, on the PostgreSQL store (atomic in SQL rather than under a process lock)."""
+    with scratch_database("das_budget") as uri:
+        env = {**DEFAULTS_ENV, "OPENAI_BASE_URL": provider.base_url, "POSTGRES_URI": uri}
+        running = launch_concurrent(Path(tmp_path_factory.mktemp("pg-budget")), env, overrides=POSTGRES_STORE)
+        try:
+            yield running
+        finally:
+            running.stop()
 
 
 @pytest.fixture
@@ -391,10 +406,13 @@ async def test_pii_filtering_is_on_by_default_for_email_card_and_secrets(
     assert raw_in(await history_values(defaults, thread_id)) == []
 
 
+@pytest.mark.parametrize("store", ["memory", "postgres"])
 async def test_concurrent_runs_cannot_overspend_a_nearly_spent_budget(
-    defaults: LangGraphClient, provider: FaultProvider
+    request: pytest.FixtureRequest, provider: FaultProvider, store: str
 ) -> None:
     """TOKEN_BUDGET_USER_DAILY=30 and every call costs 15 tokens: two calls, plus one reservation's overshoot."""
+    server: DevServer = request.getfixturevalue("defaults_server" if store == "memory" else "postgres_budget_server")
+    defaults = get_client(url=server.url)
     # A slow provider: every run checks the budget while the first calls are still in flight.
     provider.reset(default=Reply("answer", prompt_tokens=10, completion_tokens=5, delay=1.0))
     provider.requests.clear()
@@ -402,16 +420,18 @@ async def test_concurrent_runs_cannot_overspend_a_nearly_spent_budget(
     spent_before = await _budget_used(defaults)
     assert spent_before == 0 or spent_before < 30, "another test spent the budget first"
 
-    async def one(thread_id: str) -> None:
-        await defaults.runs.wait(
+    async def one(thread_id: str) -> Any:
+        return await defaults.runs.wait(
             thread_id, "agent", input={"messages": [{"role": "user", "content": "hi"}]}, raise_error=False
         )
 
-    await asyncio.gather(*(one(t) for t in threads))
+    results = await asyncio.gather(*(one(t) for t in threads))
     calls = len(provider.requests)
     allowed = (30 - spent_before + 14) // 15
-    print(f"\n[budget] {calls} of 20 concurrent runs reached the model; the budget allows {allowed}")
-    assert calls <= allowed + 1, f"{calls} of 20 concurrent runs reached the model; the budget allows {allowed}"
+    assert 1 <= calls <= allowed + 1, f"{calls} of 20 concurrent runs reached the model; the budget allows {allowed}"
+    refusals = [r for r in results if "daily token budget is used up" in json.dumps(r)]
+    assert len(refusals) == 20 - calls, "every run that did not reach the model was refused with the reason"
+    print(f"budget ({store}): {calls} of 20 concurrent runs called the model; the budget allows {allowed}")
 
 
 async def _budget_used(client: LangGraphClient) -> int:

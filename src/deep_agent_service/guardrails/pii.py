@@ -28,6 +28,7 @@ run with `PIIBlockedError` before it reaches state.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
@@ -42,7 +43,7 @@ from deep_agent_service.errors import ServiceError
 from deep_agent_service.guardrails.events import report_trip
 from deep_agent_service.guardrails.pii_detectors import DETECTORS
 from deep_agent_service.guardrails.tool_output import filtered_result, guarded_tool
-from deep_agent_service.private_apis import PIIDetectionError, RedactionStrategy, apply_strategy
+from deep_agent_service.private_apis import PIIDetectionError, PIIMatch, RedactionStrategy, apply_strategy
 from deep_agent_service.settings import PIIStrategy
 
 MEMORY_WRITING_TOOLS = frozenset({"write_file", "edit_file"})
@@ -55,6 +56,22 @@ CLEAN_MEMO_SIZE = 8192
 
 def _digest(text: str) -> bytes:
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+def _replacement(match: PIIMatch, strategy: RedactionStrategy) -> str:
+    """What langchain's strategy puts in place of one matched value."""
+    value = match["value"]
+    return apply_strategy(value, [PIIMatch(type=match["type"], value=value, start=0, end=len(value))], strategy)
+
+
+def _replaced(content: str, chosen: list[tuple[int, int, str]]) -> str:
+    parts: list[str] = []
+    position = 0
+    for start, end, replacement in sorted(chosen):
+        parts += [content[position:start], replacement]
+        position = end
+    parts.append(content[position:])
+    return "".join(parts)
 
 
 class PIIBlockedError(ServiceError, PIIDetectionError, ValueError):
@@ -95,21 +112,31 @@ class PIIFilter:
         if key in self._clean:
             return content
         for passes in range(MAX_PASSES):
-            found = False
+            # Every detector reads the same text (one normalisation, shared); where matches overlap,
+            # the type applied first (secrets before URLs) wins this pass, and the next pass sees the
+            # replacement. All replacements of a pass are joined in one go.
+            chosen: list[tuple[int, int, str]] = []
+            taken: list[tuple[int, int]] = []  # sorted, non-overlapping spans
             for pii_type, detector, strategy in self._detectors:
                 matches = detector(content)
                 if not matches:
                     continue
                 if strategy == "block":
                     raise PIIBlockedError(pii_type, len(matches), where)
-                found = True
-                counts[pii_type] += len(matches)
-                content = apply_strategy(content, matches, strategy)
-            if not found:
+                for match in matches:
+                    start, end = match["start"], match["end"]
+                    at = bisect.bisect_left(taken, (start, end))
+                    if (at and taken[at - 1][1] > start) or (at < len(taken) and taken[at][0] < end):
+                        continue
+                    taken.insert(at, (start, end))
+                    counts[pii_type] += 1
+                    chosen.append((start, end, _replacement(match, strategy)))
+            if not chosen:
                 if len(self._clean) >= CLEAN_MEMO_SIZE:
                     self._clean.clear()
                 self._clean[_digest(content) if passes else key] = None
                 break
+            content = _replaced(content, chosen)
         return content
 
     def value(self, value: Any, counts: Counter[str], where: str) -> Any:

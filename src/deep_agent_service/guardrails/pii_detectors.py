@@ -20,10 +20,12 @@ span. Texts with none of those characters skip the normalising pass (one regex s
 
 from __future__ import annotations
 
+import bisect
+import functools
 import ipaddress
 import re
-import unicodedata
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from deep_agent_service.private_apis import PIIMatch, detect_email, detect_url, passes_luhn
 
@@ -70,40 +72,88 @@ _IPV6_HINT = re.compile(r":[0-9A-Fa-f]{0,4}:")
 
 # --- normalising ------------------------------------------------------------------------------
 
-_INVISIBLE = frozenset("\u200b\u200c\u200d\u2060\ufeff\u00ad")
-_FULL_WIDTH = re.compile("[\uff01-\uff5e\u3000]")
-_OBFUSCATED = re.compile(r"\s*[(\[{<]\s*(at|dot)\s*[)\]}>]\s*|(?<=\w) *(@) *(?=\w)", re.IGNORECASE)
 # Anything `normalize` would change: one search decides whether a text needs the slow path.
 _NEEDS_NORMALIZING = re.compile(
-    "[\u200b-\u200d\u2060\ufeff\u00ad\uff01-\uff5e\u3000]|[(\\[{<]\\s*(?:at|dot)\\s*[)\\]}>]|\\w +@|@ +\\w",
+    "[\u200b-\u200d\u2060\ufeff\u00ad\uff01-\uff5e\u3000]|[(\\[{<]\\s*(?:at|dot)\\s*[)\\]}>]| @|@ ",
     re.IGNORECASE,
 )
 
 
-def normalize(text: str) -> tuple[str, list[tuple[int, int]]] | None:
-    """(normalised text, the span of `text` each normalised character stands for), or None if unchanged."""
+_FULL_WIDTH_TO_ASCII = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+# What normalising changes: runs of invisible characters (dropped), runs of full-width forms (read
+# as ASCII, one for one) and obfuscation markers (read as `@` or `.`).
+# Each alternative starts with a literal character class (no leading `\\s*`), so the scan skips
+# through plain text fast; the whitespace around a marker is taken in by `_widened`.
+_CHANGE = re.compile(
+    "(?P<invisible>[\u200b-\u200d\u2060\ufeff\u00ad]+)|(?P<wide>[\uff01-\uff5e\u3000]+)"
+    "|[(\\[{<]\\s*(?P<word>[aA][tT]|[dD][oO][tT])\\s*[)\\]}>]|(?P<sign>@)",
+)
+
+
+def _widened(text: str, start: int, end: int, floor: int) -> tuple[int, int]:
+    """A marker's span with the spaces around it (not before `floor`, the end of the last change)."""
+    while start > floor and text[start - 1].isspace():
+        start -= 1
+    while end < len(text) and text[end].isspace():
+        end += 1
+    return start, end
+
+
+@dataclass(frozen=True, slots=True)
+class Normalized:
+    """A normalised text and, per segment, where it came from (copied one for one, or replaced whole)."""
+
+    text: str
+    starts: list[int]  # normalised start of each segment
+    segments: list[tuple[int, int, bool]]  # (original start, original end, copied one for one)
+
+    def original_span(self, start: int, end: int) -> tuple[int, int]:
+        first = bisect.bisect_right(self.starts, start) - 1
+        last = bisect.bisect_right(self.starts, end - 1) - 1
+        origin, _, copied = self.segments[first]
+        begin = origin + (start - self.starts[first]) if copied else origin
+        origin, origin_end, copied = self.segments[last]
+        finish = origin + (end - self.starts[last]) if copied else origin_end
+        return begin, finish
+
+
+@functools.lru_cache(maxsize=32)  # the detectors of one filter pass share it (str hashes are cached)
+def normalize(text: str) -> Normalized | None:
+    """The text as the detectors read it, or None if normalising changes nothing (the fast path)."""
     if not _NEEDS_NORMALIZING.search(text):
         return None
-    chars: list[str] = []
-    spans: list[tuple[int, int]] = []
-    position = 0
-    for match in _OBFUSCATED.finditer(text):
-        _copy(text, position, match.start(), chars, spans)
-        word = match.group(1) or match.group(2)
-        chars.append("." if word.lower() == "dot" else "@")
-        spans.append((match.start(), match.end()))
-        position = match.end()
-    _copy(text, position, len(text), chars, spans)
-    return "".join(chars), spans
+    parts: list[str] = []
+    starts: list[int] = []
+    segments: list[tuple[int, int, bool]] = []
+    length = position = 0
 
+    def add(piece: str, start: int, end: int, copied: bool) -> None:
+        nonlocal length
+        if piece:
+            parts.append(piece)
+            starts.append(length)
+            segments.append((start, end, copied))
+            length += len(piece)
 
-def _copy(text: str, start: int, end: int, chars: list[str], spans: list[tuple[int, int]]) -> None:
-    for index in range(start, end):
-        char = text[index]
-        if char in _INVISIBLE:
-            continue
-        chars.append(unicodedata.normalize("NFKC", char) if _FULL_WIDTH.match(char) else char)
-        spans.append((index, index + 1))
+    for match in _CHANGE.finditer(text):
+        start, end = match.span()
+        if match.group("sign"):
+            # `bob @ example.org` reads as an address; a plain `@` (or one not between words) stays
+            start, end = _widened(text, start, end, position)
+            if (start, end) == match.span() or not (start > 0 and end < len(text)):
+                continue
+            if not (text[start - 1].isalnum() and text[end].isalnum()):
+                continue
+        elif match.group("word"):
+            start, end = _widened(text, start, end, position)
+        add(text[position:start], position, start, True)
+        if match.group("wide"):
+            add(match.group().translate(_FULL_WIDTH_TO_ASCII), start, end, True)
+        elif not match.group("invisible"):
+            add("." if (match.group("word") or "").lower() == "dot" else "@", start, end, False)
+        position = end
+    add(text[position:], position, len(text), True)
+    return Normalized("".join(parts), starts, segments)
 
 
 def _on_normalized(detector: Detector) -> Detector:
@@ -113,10 +163,9 @@ def _on_normalized(detector: Detector) -> Detector:
         normalized = normalize(content)
         if normalized is None:
             return detector(content)
-        text, spans = normalized
         found = []
-        for match in detector(text):
-            start, end = spans[match["start"]][0], spans[match["end"] - 1][1]
+        for match in detector(normalized.text):
+            start, end = normalized.original_span(match["start"], match["end"])
             found.append(PIIMatch(type=match["type"], value=content[start:end], start=start, end=end))
         return found
 

@@ -109,8 +109,10 @@ class Holdback:
     @staticmethod
     def _release_point(text: str) -> int:
         cut = len(text) - len(_LAST_TOKEN.search(text).group())  # type: ignore[union-attr]
-        if (begin := text.rfind(_PEM_BEGIN)) >= 0 and not _PEM_END.search(text, begin):
-            cut = min(cut, begin)
+        if (begin := text.rfind(_PEM_BEGIN)) >= 0 and begin < cut:
+            end = _PEM_END.search(text, begin)
+            if end is None or end.end() > cut:  # the block is not complete before the cut
+                cut = begin
         if chain := _CHAIN_AT_END.search(text):
             cut = min(cut, chain.start())
         while cut > 0:  # never cut inside a run of digit groups or next to an email marker

@@ -21,9 +21,10 @@ from langgraph.store.memory import InMemoryStore
 from deep_agent_service.assistant_settings import AssistantSettings
 from deep_agent_service.builder import build_agent
 from deep_agent_service.errors import ConfigurationError
+from deep_agent_service.guardrails.assembly import middleware_for
 from deep_agent_service.guardrails.budgets import ORG_KEY, TokenBudget, budget_namespace, today
 from deep_agent_service.guardrails.config import GuardrailOverrides, RetryPolicy, resolve_config
-from deep_agent_service.guardrails.pii import PIIFilter
+from deep_agent_service.guardrails.pii import PIIFilter, PIIGuard
 from deep_agent_service.guardrails.pii_detectors import DETECTORS
 from deep_agent_service.guardrails.retry import TransientModelRetry, is_transient, retry_after_seconds
 from deep_agent_service.memory.mounts import build_backend, mounts_for
@@ -157,6 +158,20 @@ def test_guardrail_settings_parse_from_env_and_assistant_overrides_win(
     # the shipped defaults (secret redact, card mask) with the assistant's override of the env's email strategy
     assert config.pii == (("secret", "redact"), ("email", "block"), ("credit_card", "mask"))
     assert config.model_call_run_limit == 7
+
+
+def test_pii_ships_on_for_emails_cards_and_secrets_and_off_for_ips_and_urls(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in ("PII_EMAIL", "PII_CREDIT_CARD", "PII_SECRET", "PII_IP", "PII_URL"):
+        monkeypatch.delenv(name, raising=False)
+    assert resolve_config(load_settings()).pii == (("secret", "redact"), ("email", "redact"), ("credit_card", "mask"))
+    for name in ("PII_EMAIL", "PII_CREDIT_CARD", "PII_SECRET"):
+        monkeypatch.setenv(name, "off")
+    # every type off: no PII middleware at all (and nothing filters the stream)
+    assert resolve_config(load_settings()).pii == ()
+    assert not [m for m in middleware_for(resolve_config(load_settings())) if isinstance(m, PIIGuard)]
 
 
 @pytest.mark.parametrize(
