@@ -195,6 +195,25 @@ PRIVATE_APIS: tuple[PrivateAPI, ...] = (
         "(func: 'Callable[..., Any]') -> 'str | None'",
     ),
     PrivateAPI(
+        "langgraph-checkpoint-postgres",
+        "3.2.0",
+        "langgraph.store.postgres.aio:AsyncPostgresStore._cursor",
+        "guardrails/budget_counters.py: one atomic SQL statement per budget reservation, on the store's connection",
+        "(self, *, pipeline: 'bool' = False) -> 'AsyncIterator[AsyncCursor[DictRow]]'",
+    ),
+    PrivateAPI(
+        "langgraph-checkpoint-postgres",
+        "3.2.0",
+        "langgraph.store.postgres.base:",
+        "guardrails/budget_counters.py: the `store` table (prefix, key, value jsonb) and '.'-joined namespaces",
+        source_contains=(
+            "CREATE TABLE IF NOT EXISTS store (",
+            "prefix text NOT NULL",
+            "ON CONFLICT (prefix, key) DO UPDATE",
+            'return ".".join(namespace)',
+        ),
+    ),
+    PrivateAPI(
         "langsmith",
         "0.15.1",
         "langsmith:set_runtime_overrides",
