@@ -43,7 +43,7 @@ export function Approval({ request, onDecide }: Props) {
 
   return (
     <div className="approval" data-testid="approval" role="region" aria-labelledby="approval-title" ref={box}>
-      <h3 id="approval-title">Approval needed</h3>
+      <h2 id="approval-title">Approval needed</h2>
       {actions.map((action, index) => {
         const options = allowed(request, action);
         const decided = decisions[index];

@@ -45,7 +45,7 @@ export function MessageList({ messages, getToolCalls, loading, awaitingApproval,
             {text &&
               (message.type === "ai" ? (
                 <div className="text" data-testid="message-text">
-                  <Markdown text={text} />
+                  <Markdown text={text} streaming={loading && index === shown.length - 1} />
                 </div>
               ) : (
                 <div className="text plain" data-testid="message-text">

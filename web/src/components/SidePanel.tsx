@@ -49,7 +49,8 @@ function ItemList<T>({ items, empty, render }: { items: T[]; empty: string; rend
 
 function OpenButton({ path, onOpen, children }: { path: string; onOpen: () => void; children?: React.ReactNode }) {
   return (
-    <button type="button" className="file-link" onClick={onOpen} aria-label={`open ${path}`}>
+    <button type="button" className="file-link" onClick={onOpen}>
+      <span className="visually-hidden">open </span>
       <code>{path}</code>
       {children}
     </button>

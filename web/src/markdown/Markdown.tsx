@@ -1,5 +1,5 @@
 // Assistant text as GitHub-flavoured markdown: tables, task lists, highlighted code; never raw HTML.
-import { memo, useMemo, type AnchorHTMLAttributes, type ImgHTMLAttributes } from "react";
+import { memo, useEffect, useMemo, useRef, useState, type AnchorHTMLAttributes, type ImgHTMLAttributes, type InputHTMLAttributes } from "react";
 import ReactMarkdown, { type Components } from "react-markdown";
 import remarkGfm from "remark-gfm";
 import { splitBlocks } from "./blocks";
@@ -23,7 +23,12 @@ function ImageAsLink({ src, alt }: ImgHTMLAttributes<HTMLImageElement>) {
   return typeof src === "string" && src ? <SafeLink href={src}>{`image: ${alt || src}`}</SafeLink> : <>{alt}</>;
 }
 
-const COMPONENTS: Components = { a: SafeLink, img: ImageAsLink };
+function TaskCheckbox({ checked }: InputHTMLAttributes<HTMLInputElement>) {
+  // GFM task list items: read-only checkboxes, named for screen readers (remark-gfm gives them no label).
+  return <input type="checkbox" checked={checked ?? false} disabled readOnly aria-label={checked ? "done" : "not done"} />;
+}
+
+const COMPONENTS: Components = { a: SafeLink, img: ImageAsLink, input: TaskCheckbox };
 
 /** One top-level block; memoised, so a finished block is parsed and highlighted once. */
 const MarkdownBlock = memo(function MarkdownBlock({ text, highlight }: { text: string; highlight: boolean }) {
@@ -34,9 +39,29 @@ const MarkdownBlock = memo(function MarkdownBlock({ text, highlight }: { text: s
   );
 });
 
+const STREAM_RENDER_MS = 80;
+
+/**
+ * The text to render while it streams in: at most one update per `STREAM_RENDER_MS`, and the final
+ * text as soon as streaming ends. A token still costs a state update, not a markdown render, so a
+ * long block (a 3,000-line paragraph) stays cheap however fast tokens come.
+ */
+function useStreamedText(text: string, streaming: boolean): string {
+  const [shown, setShown] = useState(text);
+  const latest = useRef(text);
+  latest.current = text;
+  useEffect(() => {
+    if (!streaming) return;
+    const timer = window.setInterval(() => setShown(latest.current), STREAM_RENDER_MS);
+    return () => window.clearInterval(timer);
+  }, [streaming]);
+  return streaming ? shown : text;
+}
+
 /** A message: one memoised render per block; a code block still streaming is shown unhighlighted. */
-export function Markdown({ text }: { text: string }) {
-  const blocks = useMemo(() => splitBlocks(text), [text]);
+export function Markdown({ text, streaming = false }: { text: string; streaming?: boolean }) {
+  const rendered = useStreamedText(text, streaming);
+  const blocks = useMemo(() => splitBlocks(rendered), [rendered]);
   return (
     <div className="markdown">
       {blocks.map((block, index) => (
