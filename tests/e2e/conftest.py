@@ -92,12 +92,15 @@ async def axe_violations(page: Page) -> dict[str, list[str]]:
         """async () => {
             const tags = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"];
             const result = await axe.run(document, {runOnly: tags});
-            return result.violations.map((v) => ({id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target.join(" "))}));
+            const where = (node) => node.target.join(" ");
+            return result.violations.map((v) => ({id: v.id, impact: v.impact, nodes: v.nodes.map(where)}));
         }"""
     )
     by_impact: dict[str, list[str]] = {}
     for violation in found:
-        by_impact.setdefault(violation["impact"] or "unknown", []).append(f"{violation['id']} x{len(violation['nodes'])} {violation['nodes'][:3]}")
+        nodes = violation["nodes"]
+        impact = violation["impact"] or "unknown"
+        by_impact.setdefault(impact, []).append(f"{violation['id']} x{len(nodes)} {nodes[:3]}")
     return by_impact
 
 

@@ -3,6 +3,9 @@ replies, tool call rows, the file viewer, errors said inline, and keyboard-only 
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+
 from langgraph_sdk.client import LangGraphClient
 from playwright.async_api import Locator, Page, expect
 
@@ -24,6 +27,16 @@ async def tab_to(page: Page, target: Locator, presses: int = 40) -> None:
             return
         await page.keyboard.press("Tab")
     raise AssertionError(f"{target} is not reachable with Tab")
+
+
+async def final_run_status(api: LangGraphClient, thread: str) -> str:
+    """The status of the thread's only run once it has ended (a cancel takes effect asynchronously)."""
+    for _ in range(100):
+        [run] = await api.runs.list(thread)
+        if run["status"] not in ("pending", "running"):
+            return str(run["status"])
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the run of thread {thread} did not end within 10 s")
 
 
 async def create_assistant(api: LangGraphClient, name: str, **settings: object) -> str:
@@ -112,7 +125,8 @@ async def test_files_open_in_the_viewer_rendered_highlighted_and_downloadable(pa
     await wait_idle(page)
     await send(page, "edit /src/app.py: return 1 => return 2")
     await wait_idle(page)
-    await expect(page.get_by_test_id("scratch-file")).to_have_text(["/drafts/findings.md", "/src/app.py"])
+    scratch = page.get_by_test_id("scratch-file").locator("code")
+    await expect(scratch).to_have_text(["/drafts/findings.md", "/src/app.py"])
 
     viewer = page.get_by_test_id("file-viewer")
     await page.get_by_role("button", name="open /drafts/findings.md").click()
@@ -122,8 +136,8 @@ async def test_files_open_in_the_viewer_rendered_highlighted_and_downloadable(pa
         await viewer.get_by_test_id("download").click()
     download = await download_info.value
     assert download.suggested_filename == "findings.md"
-    with open(await download.path(), encoding="utf-8") as saved:
-        assert saved.read() == "# Findings\n\n- [x] checked the numbers"
+    saved = await asyncio.to_thread(Path(await download.path()).read_text, encoding="utf-8")
+    assert saved == "# Findings\n\n- [x] checked the numbers"
     await viewer.get_by_test_id("viewer-close").click()
 
     await page.get_by_role("button", name="open /src/app.py").click()
@@ -179,7 +193,7 @@ async def test_errors_and_guardrail_stops_are_said_inline_with_what_to_do(
     await expect(gone).to_contain_text("make run")
 
 
-async def test_keyboard_only_send_stop_switch_approve_edit_reject(
+async def test_keyboard_only_send_stop_switch_approve_edit_reject(  # noqa: PLR0915 - one flow, told in order
     page: Page, ui_server: DevServer, api: LangGraphClient
 ) -> None:
     careful = await create_assistant(api, "keyboard-writer", interrupt_on=["write_file"])
@@ -191,12 +205,13 @@ async def test_keyboard_only_send_stop_switch_approve_edit_reject(
     # Send with Enter, stop with Escape.
     await page.keyboard.type("run sleep 20; echo never")
     await page.keyboard.press("Enter")
-    await expect(page.get_by_test_id("working")).to_be_visible()
+    await expect(page.get_by_test_id("tool-status")).to_have_text(["running"])  # the command is running
     stopped_thread = await thread_of(page)
     await page.keyboard.press("Escape")
     await wait_idle(page)
-    await expect(page.get_by_test_id("messages").locator('[data-kind="stopped"]')).to_contain_text("You stopped the run")
-    assert [run["status"] for run in await api.runs.list(stopped_thread)] == ["interrupted"]
+    stopped = page.get_by_test_id("messages").locator('[data-kind="stopped"]')
+    await expect(stopped).to_contain_text("You stopped the run")
+    assert await final_run_status(api, stopped_thread) == "interrupted"
 
     # Approve: the approval takes the focus, Enter approves.
     await page.get_by_test_id("new-thread").press("Enter")
@@ -209,6 +224,7 @@ async def test_keyboard_only_send_stop_switch_approve_edit_reject(
     await page.keyboard.press("Enter")
     await expect(page.get_by_test_id("message-ai").last).to_contain_text("Updated file /memories/approved.md")
     await wait_idle(page)
+    approved_thread = await thread_of(page)
 
     # Edit: Tab to Edit, change the JSON, Ctrl+Enter sends it.
     await tab_to(page, composer)
@@ -242,8 +258,10 @@ async def test_keyboard_only_send_stop_switch_approve_edit_reject(
     contents = {item["key"]: item["value"]["content"] for item in (await api.store.search_items(namespace))["items"]}
     assert contents == {"/approved.md": "yes", "/edited.md": "final"}
 
-    # Switch threads: Tab to the stopped conversation, Enter opens it.
-    await tab_to(page, page.locator(f'[data-testid="thread"][title="{stopped_thread}"]'), presses=60)
+    # Switch threads: from a new conversation, Tab to the approvals' conversation, Enter opens it.
+    await page.get_by_test_id("new-thread").press("Enter")
+    await expect(page.get_by_test_id("empty-state")).to_be_visible()
+    await tab_to(page, page.locator(f'[data-testid="thread"][title="{approved_thread}"]'), presses=60)
     await page.keyboard.press("Enter")
-    await expect(page.get_by_test_id("message-human")).to_have_text(["run sleep 20; echo never"])
-    assert await thread_of(page) == stopped_thread
+    await expect(page.get_by_test_id("message-human")).to_have_count(3)
+    assert await thread_of(page) == approved_thread

@@ -69,8 +69,6 @@ export function App() {
     setProblem(null);
     setAttempt((n) => n + 1);
   };
-  // Shown in the conversation column, where the user is looking, not only in a banner or the console.
-  const problemNotice = problem && <NoticeView key="problem" notice={problem} testId="problem" onRetry={problem.kind === "refused" ? undefined : retry} />;
 
   return (
     <div className="app">
@@ -107,11 +105,17 @@ export function App() {
             onThreadId={setThreadId}
             mounts={who.mounts}
             onRunEnded={refreshThreads}
-            outerNotice={problemNotice}
+            problem={problem}
+            onRetry={retry}
           />
         ) : (
           <section className="conversation empty" aria-label="conversation">
-            {problemNotice ?? <p role="status">Connecting…</p>}
+            {/* In the conversation column, where the user is looking, not only in a banner or the console. */}
+            {problem ? (
+              <NoticeView notice={problem} testId="problem" onRetry={problem.kind === "refused" ? undefined : retry} />
+            ) : (
+              <p role="status">Connecting…</p>
+            )}
           </section>
         )}
       </main>

@@ -1,5 +1,5 @@
 // One conversation: useStream for the thread, the chat, approvals and the side panel.
-import { useCallback, useEffect, useState, type ReactNode } from "react";
+import { useCallback, useEffect, useState } from "react";
 import type { Client } from "@langchain/langgraph-sdk";
 import { useStream, type UseDeepAgentStream } from "@langchain/langgraph-sdk/react";
 import { listMemories, type MemoryFile, type Mount } from "../api";
@@ -19,16 +19,17 @@ interface Props {
   mounts: Mount[];
   onRunEnded: () => void;
   /** A problem of the app around the conversation (e.g. the thread list could not be read). */
-  outerNotice: ReactNode;
+  problem: Notice | null;
+  onRetry: () => void;
 }
 
-const STOPPED: Notice = { kind: "stopped", title: "You stopped the run", hint: "Send a message to continue; what the agent did so far is kept." };
+const STOPPED: Notice = { kind: "stopped", title: "You stopped the run", hint: "Send a message when you want the agent to go on." };
 
 function isGuardrailEvent(data: unknown): data is GuardrailEvent {
   return typeof data === "object" && data !== null && (data as { type?: unknown }).type === "guardrail";
 }
 
-export function Conversation({ client, assistantId, threadId, onThreadId, mounts, onRunEnded, outerNotice }: Props) {
+export function Conversation({ client, assistantId, threadId, onThreadId, mounts, onRunEnded, problem, onRetry }: Props) {
   const [events, setEvents] = useState<GuardrailEvent[]>([]);
   // Notices of this conversation's latest run (guardrail stops, a stop by the user); a new message clears them.
   const [runNotices, setRunNotices] = useState<Notice[]>([]);
@@ -99,8 +100,11 @@ export function Conversation({ client, assistantId, threadId, onThreadId, mounts
   const approval = stream.interrupt?.value as ApprovalRequest | undefined;
   const waiting = !stream.isLoading && approval?.action_requests?.length ? approval : undefined;
 
+  const runError = stream.error != null ? noticeFor(stream.error) : null;
   const notices = [
-    ...(stream.error != null ? [<NoticeView key="error" notice={noticeFor(stream.error)} testId="run-error" />] : []),
+    ...(problem ? [<NoticeView key="problem" notice={problem} testId="problem" onRetry={problem.kind === "refused" ? undefined : onRetry} />] : []),
+    // One notice per cause: a server that is gone fails the run and the app's own calls alike.
+    ...(runError && runError.kind !== problem?.kind ? [<NoticeView key="error" notice={runError} testId="run-error" />] : []),
     ...runNotices.map((notice, index) => <NoticeView key={index} notice={notice} />),
   ];
   return (
@@ -111,7 +115,7 @@ export function Conversation({ client, assistantId, threadId, onThreadId, mounts
           getToolCalls={stream.getToolCalls}
           loading={stream.isLoading}
           awaitingApproval={waiting !== undefined}
-          notices={outerNotice || notices.length ? [outerNotice, ...notices] : null}
+          notices={notices.length ? notices : null}
         />
         {waiting && <Approval request={waiting} onDecide={resume} />}
         <Composer disabled={stream.isLoading || waiting !== undefined} onSend={send} onStop={stream.isLoading ? stop : undefined} />
