@@ -76,6 +76,7 @@ async def test_markdown_demo_renders_as_github_markdown_and_never_as_html(page: 
 
     # The README's conversation: a plan, a tool call opened as a terminal, rendered markdown.
     await page.get_by_test_id("tool-call").filter(has_text="execute").locator("summary").click()
+    await code.scroll_into_view_if_needed()
     await assert_accessible(page, "conversation")
     await screenshot(page, "conversation")
 
@@ -144,6 +145,7 @@ async def test_files_open_in_the_viewer_rendered_highlighted_and_downloadable(pa
     code = viewer.locator("pre code.hljs.language-python")
     await expect(code).to_have_text("def main():\n    return 2")  # the edit applied
     await expect(code.locator(".hljs-keyword").first).to_have_text("def")
+    await screenshot(page, "files")
     await page.keyboard.press("Escape")  # the viewer has the focus; Escape closes it
     await expect(viewer).to_be_hidden()
 
@@ -168,20 +170,22 @@ async def test_files_open_in_the_viewer_rendered_highlighted_and_downloadable(pa
 async def test_errors_and_guardrail_stops_are_said_inline_with_what_to_do(
     page: Page, ui_server: DevServer, api: LangGraphClient
 ) -> None:
-    careful = await create_assistant(api, "no-emails", guardrails={"pii_email": "block"})
+    # IP addresses: off by default (emails would be redacted before the agent sees them, so never blocked).
+    careful = await create_assistant(api, "no-addresses", guardrails={"pii_ip": "block"})
     await open_ui(page, ui_server, careful)
-    await send(page, "please write to jane.doe@example.com")
+    await send(page, "please connect to 203.0.113.7 for me")
     await wait_idle(page)
     stop = page.get_by_test_id("messages").locator('[data-kind="guardrail"]')
-    await expect(stop).to_contain_text("Your message was blocked: it contains personal data (email)")
+    await expect(stop).to_contain_text("Your message was blocked: it contains personal data (ip)")
     await expect(stop).to_contain_text("Remove it from the message and send it again")
 
-    broken = await create_assistant(api, "broken", sandbox_scope="nowhere")
+    # A provider the server has no package for: the run fails when it builds the model.
+    broken = await create_assistant(api, "not-installed", model="mistralai:mistral-small-latest")
     await open_ui(page, ui_server, broken)
     await send(page, "hello")
     failed = page.get_by_test_id("messages").get_by_test_id("run-error")
     await expect(failed).to_contain_text("The run failed")
-    await expect(failed).to_contain_text("sandbox_scope")
+    await expect(failed).to_contain_text("mistral")
     await expect(failed).to_contain_text("Send the message again")
 
     # The server goes away: the next message says so, and what to check.
