@@ -54,7 +54,7 @@ HELP_TEXT = (
     "- plan: a; b; c: write a todo list\n"
     "- delegate: <task>: hand a task to a subagent\n"
     "- markdown demo: a reply with a table, a task list and a code block\n"
-    "Set MODEL=provider:name and a provider key for a real model."
+    "\nSet MODEL=provider:name and a provider key for a real model."
 )
 MARKDOWN_DEMO = """## Markdown demo
 
