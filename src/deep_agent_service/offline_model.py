@@ -15,6 +15,8 @@ guardrails) can be tried and tested with no API key and no network:
     delegate: <task>           the `task` tool (general-purpose subagent); quotes its result
     calls <json>               every call of a JSON list [{"name": tool, "args": {...}}, ...] at once
                                (parallel tool calls); replies with a JSON list of their results, in order
+    markdown demo              a reply in GitHub-flavoured markdown (table, task list, code, link,
+                               raw HTML), to try a client's rendering
     sleep <seconds>            a tool named `sleep` (test graphs only: the service's agent has none,
                                so there the tool node answers with an unknown-tool error)
     anything else              a short help text listing this script
@@ -51,8 +53,26 @@ HELP_TEXT = (
     "- run <command>: run a shell command in the sandbox\n"
     "- plan: a; b; c: write a todo list\n"
     "- delegate: <task>: hand a task to a subagent\n"
-    "Set MODEL=provider:name and a provider key for a real model."
+    "- markdown demo: a reply with a table, a task list and a code block\n"
+    "\nSet MODEL=provider:name and a provider key for a real model."
 )
+MARKDOWN_DEMO = """## Markdown demo
+
+| Tool | What it does |
+| --- | --- |
+| `write_todos` | keeps the plan |
+| `execute` | runs a command in the sandbox |
+
+- [x] render a table
+- [ ] render a task list
+
+```python
+def greet(name: str) -> str:
+    return f"Hello, {name}!"
+```
+
+A [link](https://example.com/docs) and raw HTML, shown as text: <img src="x" onerror="alert(1)">
+"""
 _READ_HEADER = re.compile(r"^@@ .* @@$")
 _NOT_FOUND = re.compile(r"not found|does not exist|no such file", re.IGNORECASE)
 
@@ -188,6 +208,8 @@ def next_step(messages: Sequence[BaseMessage]) -> _Call | list[_Call] | str:  # 
         task = request[len("delegate:") :].strip()
         call = _Call("task", {"description": task, "subagent_type": "general-purpose"})
         return _single_tool(call, results, lambda r: f"The subagent replied:\n{r}")
+    if lowered.startswith("markdown demo"):
+        return MARKDOWN_DEMO
     if lowered.startswith("sleep "):
         call = _Call("sleep", {"seconds": request[len("sleep ") :].strip()})
         return _single_tool(call, results, lambda r: f"Done sleeping: {r}")

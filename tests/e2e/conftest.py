@@ -6,14 +6,16 @@ Screenshots land in `docs/` (the README shows them).
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page, async_playwright, expect
 
 from deep_agent_service import PROJECT_ROOT
 from deep_agent_service.server.devserver import DevServer
@@ -36,6 +38,9 @@ CHROMIUM_ARGS = [
 ADMIN_KEY = "e2e-admin-key"
 SCREENSHOTS = PROJECT_ROOT / "docs"
 CREDENTIAL_STORAGE_KEY = "deep-agent:credential"  # web/src/api.ts
+# axe-core comes from npm (web/package.json devDependencies), injected into the page by the test.
+AXE_SCRIPT = PROJECT_ROOT / "web" / "node_modules" / "axe-core" / "axe.min.js"
+BLOCKING_IMPACTS = ("serious", "critical")
 
 
 @pytest.fixture(scope="session")
@@ -77,3 +82,47 @@ async def page(browser: Browser) -> AsyncIterator[Page]:
 async def screenshot(page: Page, name: str) -> None:
     SCREENSHOTS.mkdir(exist_ok=True)
     await page.screenshot(path=str(SCREENSHOTS / f"ui-{name}.png"))
+
+
+async def axe_violations(page: Page) -> dict[str, list[str]]:
+    """axe-core's WCAG 2.x A/AA violations of the page as it is now: impact -> rule ids."""
+    require(AXE_SCRIPT.is_file(), f"axe-core is not installed at {AXE_SCRIPT}: run `make web`")
+    await page.add_script_tag(path=str(AXE_SCRIPT))
+    found = await page.evaluate(
+        """async () => {
+            const tags = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"];
+            const result = await axe.run(document, {runOnly: tags});
+            const where = (node) => node.target.join(" ");
+            return result.violations.map((v) => ({id: v.id, impact: v.impact, nodes: v.nodes.map(where)}));
+        }"""
+    )
+    by_impact: dict[str, list[str]] = {}
+    for violation in found:
+        nodes = violation["nodes"]
+        impact = violation["impact"] or "unknown"
+        by_impact.setdefault(impact, []).append(f"{violation['id']} x{len(nodes)} {nodes[:3]}")
+    return by_impact
+
+
+async def assert_accessible(page: Page, state: str) -> None:
+    """No serious or critical axe-core violation in this state of the UI (the counts are printed)."""
+    violations = await axe_violations(page)
+    print(f"axe-core {state}: " + (", ".join(f"{k}={len(v)} {v}" for k, v in violations.items()) or "0 violations"))
+    blocking = {impact: rules for impact, rules in violations.items() if impact in BLOCKING_IMPACTS}
+    assert blocking == {}, f"axe-core found serious/critical violations in the {state} state: {blocking}"
+
+
+async def send(page: Page, text: str) -> None:
+    await page.get_by_test_id("composer").fill(text)
+    await page.get_by_test_id("send").click()
+
+
+async def wait_idle(page: Page) -> None:
+    """The run is over: the composer's Send button is back (it is a Stop button while a run goes)."""
+    await expect(page.get_by_test_id("send")).to_be_visible(timeout=60_000)
+
+
+async def thread_of(page: Page) -> str:
+    """The conversation's thread id, from the URL (the UI puts it there once the server made the thread)."""
+    await page.wait_for_url(re.compile(r"[?&]thread="))
+    return parse_qs(urlparse(page.url).query)["thread"][0]

@@ -5,29 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import re
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import urlparse
 
 from langgraph_sdk.client import LangGraphClient
 from playwright.async_api import Page, Request, expect
 
 from deep_agent_service.server.devserver import DevServer
-from tests.e2e.conftest import ADMIN_KEY, screenshot
-
-
-async def send(page: Page, text: str) -> None:
-    await page.get_by_test_id("composer").fill(text)
-    await page.get_by_test_id("send").click()
-
-
-async def wait_idle(page: Page) -> None:
-    """The run is over: the composer's Send button is back (it is a Stop button while a run goes)."""
-    await expect(page.get_by_test_id("send")).to_be_visible(timeout=60_000)
-
-
-async def thread_of(page: Page) -> str:
-    """The conversation's thread id, from the URL (the UI puts it there once the server made the thread)."""
-    await page.wait_for_url(re.compile(r"[?&]thread="))
-    return parse_qs(urlparse(page.url).query)["thread"][0]
+from tests.e2e.conftest import ADMIN_KEY, assert_accessible, screenshot, send, thread_of, wait_idle
 
 
 async def runs_of(api: LangGraphClient, thread: str) -> list[str]:
@@ -43,6 +27,7 @@ async def test_a_plan_shows_as_todos(page: Page, ui_server: DevServer) -> None:
     await page.goto(f"{ui_server.url}/ui")
     await expect(page.get_by_test_id("empty-state")).to_be_visible()
     await expect(page.get_by_test_id("who")).to_have_text("alice @ acme (admin)")
+    await assert_accessible(page, "empty")
     await screenshot(page, "empty")
 
     await send(page, "plan: research the market; write the report")
@@ -64,15 +49,6 @@ async def test_a_memory_reaches_a_new_thread(page: Page, ui_server: DevServer) -
     await wait_idle(page)
     assert await thread_of(page) != first_thread
     await expect(page.get_by_test_id("message-ai").last).to_contain_text("I like green tea")
-
-    # A conversation with a plan and a scratch file, for the README.
-    await send(page, "plan: draft; review")
-    await wait_idle(page)
-    await send(page, "write /drafts/offer.md\nDear Alex, ...")
-    await wait_idle(page)
-    await expect(page.get_by_test_id("scratch-file")).to_have_text(["/drafts/offer.md"])
-    await page.get_by_test_id("memory-file").first.locator("summary").click()
-    await screenshot(page, "conversation")
 
     # The thread list holds both conversations and switches between them.
     await page.locator(f'[data-testid="thread"][title="{first_thread}"]').click()
@@ -116,6 +92,8 @@ async def test_an_approval_in_the_ui_resumes_the_run(page: Page, ui_server: DevS
     thread = await thread_of(page)
     assert (await api.threads.get(thread))["status"] == "interrupted"
     assert (await api.store.search_items(("acme", "private", assistant["assistant_id"], "alice")))["items"] == []
+    await expect(page.get_by_test_id("tool-status")).to_have_text(["waiting"])
+    await assert_accessible(page, "approval")
     await screenshot(page, "approval")
 
     await page.get_by_test_id("approve").click()
@@ -151,7 +129,10 @@ async def test_every_api_call_carries_the_key_and_a_wrong_key_is_refused(
 
     await page.get_by_test_id("credential").fill("not-a-key")
     await page.get_by_test_id("credential-save").click()
-    await expect(page.get_by_test_id("problem")).to_contain_text("refused")
+    # Said in the conversation column, where the user looks, with what to do.
+    problem = page.locator("section.conversation").get_by_test_id("problem")
+    await expect(problem).to_contain_text("The server refused the credential")
+    await expect(problem).to_contain_text("Enter a valid API key or token")
 
 
 async def test_subagent_progress_and_guardrail_events_show_in_the_side_panel(
@@ -174,3 +155,6 @@ async def test_subagent_progress_and_guardrail_events_show_in_the_side_panel(
     await send(page, "plan: a; b")  # a tool call and then an answer: two model calls
     await wait_idle(page)
     await expect(page.get_by_test_id("guardrail-event")).to_contain_text(["model_call_limit"])
+    stop = page.get_by_test_id("messages").locator('[data-kind="guardrail"]')
+    await expect(stop).to_contain_text("The run stopped at its limit of 1 model calls")
+    await expect(stop).to_contain_text("Send a follow-up message")

@@ -93,3 +93,11 @@ async def test_anything_else_lists_the_script(graph: Any) -> None:
     reply = _reply(await _say(graph, "hi there", thread="t"))
     for command in ("remember", "what do you remember", "write", "read", "run", "plan:", "delegate:"):
         assert command in reply
+
+
+async def test_markdown_demo_replies_with_a_table_a_task_list_and_a_code_block(graph: Any) -> None:
+    reply = _reply(await _say(graph, "markdown demo", thread="t"))
+    assert "| --- | --- |" in reply
+    assert "- [x] " in reply and "- [ ] " in reply
+    assert "```python\n" in reply
+    assert reply.count("```") == 2

@@ -1,10 +1,12 @@
 // The shell: credential, assistant choice, thread list; the conversation itself is <Conversation>.
 import { useCallback, useEffect, useMemo, useState } from "react";
 import type { Assistant, Thread } from "@langchain/langgraph-sdk";
-import { AuthError, errorText, makeClient, saveCredential, savedCredential, whoAmI, type WhoAmI } from "./api";
+import { makeClient, saveCredential, savedCredential, whoAmI, type WhoAmI } from "./api";
 import { Conversation } from "./components/Conversation";
 import { CredentialForm } from "./components/CredentialForm";
+import { NoticeView } from "./components/NoticeView";
 import { ThreadList } from "./components/ThreadList";
+import { noticeFor, type Notice } from "./notices";
 
 function urlParam(name: string): string | null {
   return new URLSearchParams(window.location.search).get(name);
@@ -18,11 +20,10 @@ export function App() {
   const [threadId, setThreadId] = useState<string | null>(() => urlParam("thread"));
   const [threads, setThreads] = useState<Thread[]>([]);
   const [who, setWho] = useState<WhoAmI | null>(null);
-  const [problem, setProblem] = useState<{ auth: boolean; message: string } | null>(null);
+  const [problem, setProblem] = useState<Notice | null>(null);
+  const [attempt, setAttempt] = useState(0); // bumped by Retry: every request below goes out again
 
-  const fail = useCallback((error: unknown) => {
-    setProblem({ auth: error instanceof AuthError || /\b40[13]\b/.test(errorText(error)), message: errorText(error) });
-  }, []);
+  const fail = useCallback((error: unknown) => setProblem(noticeFor(error)), []);
 
   useEffect(() => {
     client.assistants
@@ -34,19 +35,19 @@ export function App() {
         setAssistantId((current) => (current && found.some((a) => a.assistant_id === current) ? current : builtIn?.assistant_id ?? null));
       })
       .catch(fail);
-  }, [client, fail]);
+  }, [client, fail, attempt]);
 
   useEffect(() => {
     if (!assistantId) return;
     whoAmI(credential, assistantId).then(setWho, fail);
-  }, [credential, assistantId, fail]);
+  }, [credential, assistantId, fail, attempt]);
 
   const refreshThreads = useCallback(() => {
     client.threads
       .search({ limit: 50, sortBy: "updated_at", sortOrder: "desc" })
       .then(setThreads)
       .catch(fail);
-  }, [client, fail]);
+  }, [client, fail, attempt]);
   useEffect(refreshThreads, [refreshThreads]);
 
   // The URL names the thread and assistant, so a reload (or a shared link) lands in the same place.
@@ -64,10 +65,15 @@ export function App() {
     setCredential(value);
   };
 
+  const retry = () => {
+    setProblem(null);
+    setAttempt((n) => n + 1);
+  };
+
   return (
     <div className="app">
       <header className="topbar">
-        <strong>Deep Agent</strong>
+        <h1>Deep Agent</h1>
         <select
           aria-label="assistant"
           data-testid="assistant-select"
@@ -88,11 +94,6 @@ export function App() {
         </span>
         <CredentialForm credential={credential} onChange={changeCredential} />
       </header>
-      {problem && (
-        <div className="banner error" role="alert" data-testid="problem">
-          {problem.auth ? `The server refused the credential: ${problem.message}. Enter a valid API key or token above.` : problem.message}
-        </div>
-      )}
       <main className="layout">
         <ThreadList threads={threads} current={threadId} onSelect={setThreadId} onNew={() => setThreadId(null)} />
         {assistantId && who ? (
@@ -104,9 +105,18 @@ export function App() {
             onThreadId={setThreadId}
             mounts={who.mounts}
             onRunEnded={refreshThreads}
+            problem={problem}
+            onRetry={retry}
           />
         ) : (
-          <section className="conversation empty">{problem ? "" : "Connecting…"}</section>
+          <section className="conversation empty" aria-label="conversation">
+            {/* In the conversation column, where the user is looking, not only in a banner or the console. */}
+            {problem ? (
+              <NoticeView notice={problem} testId="problem" onRetry={problem.kind === "refused" ? undefined : retry} />
+            ) : (
+              <p role="status">Connecting…</p>
+            )}
+          </section>
         )}
       </main>
     </div>

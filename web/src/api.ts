@@ -1,5 +1,6 @@
 // How the UI reaches the server: same origin (the server serves /ui), one credential on every call.
 import { Client } from "@langchain/langgraph-sdk";
+import { AuthError } from "./notices";
 
 export const API_URL = window.location.origin;
 const CREDENTIAL_KEY = "deep-agent:credential";
@@ -19,14 +20,13 @@ export interface WhoAmI {
   mounts: Mount[];
 }
 
+/** A file of a memory mount, as listed; its content is fetched when it is opened (`readMemory`). */
 export interface MemoryFile {
   path: string;
+  key: string;
   mount: Mount;
-  content: string;
   writtenBy: string | null;
 }
-
-export class AuthError extends Error {}
 
 /** An API key goes in `x-api-key`; a JWT (three dot-separated parts) as a bearer token. */
 export function authHeaders(credential: string): Record<string, string> {
@@ -59,23 +59,28 @@ export async function whoAmI(credential: string, assistantId: string): Promise<W
   return (await response.json()) as WhoAmI;
 }
 
-function text(content: unknown): string {
+/** A file's text: deepagents keeps content as a string or as a list of lines. */
+export function fileText(content: unknown): string {
   if (typeof content === "string") return content;
   if (Array.isArray(content)) return content.join("\n");
   return content == null ? "" : JSON.stringify(content);
 }
 
-/** Every memory file the caller can see, mount by mount (one store search per mount, in parallel). */
+/**
+ * Every memory file the caller can see, mount by mount (one store search per mount, in parallel).
+ * The store API has no names-only listing; the UI keeps only names and reads a file's current
+ * content when it is opened (`readMemory`), so the conversation never holds every file's text.
+ */
 export async function listMemories(client: Client, mounts: Mount[]): Promise<MemoryFile[]> {
   const perMount = await Promise.all(
     mounts.map(async (mount) => {
       const { items } = await client.store.searchItems(mount.namespace, { limit: 100 });
       return items.map((item) => {
-        const value = item.value as { content?: unknown; written_by?: { user?: string } };
+        const value = item.value as { written_by?: { user?: string } };
         return {
           path: mount.prefix + item.key.replace(/^\/+/, ""),
+          key: item.key,
           mount,
-          content: text(value.content),
           writtenBy: value.written_by?.user ?? null,
         };
       });
@@ -84,7 +89,9 @@ export async function listMemories(client: Client, mounts: Mount[]): Promise<Mem
   return perMount.flat().sort((a, b) => a.path.localeCompare(b.path));
 }
 
-export function errorText(error: unknown): string {
-  if (error instanceof Error) return error.message;
-  return typeof error === "string" ? error : JSON.stringify(error);
+/** One memory file's current content, read from the store when the user opens it. */
+export async function readMemory(client: Client, file: MemoryFile): Promise<string> {
+  const item = await client.store.getItem(file.mount.namespace, file.key);
+  if (!item) throw new Error(`${file.path} no longer exists`);
+  return fileText((item.value as { content?: unknown }).content);
 }

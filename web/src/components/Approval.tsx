@@ -1,4 +1,4 @@
-import { useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import type { ActionRequest, ApprovalRequest, Decision } from "../types";
 
 interface Props {
@@ -18,6 +18,9 @@ export function Approval({ request, onDecide }: Props) {
   const [reasons, setReasons] = useState<Record<number, string>>({});
   const [decisions, setDecisions] = useState<(Decision | undefined)[]>(() => actions.map(() => undefined));
   const [problem, setProblem] = useState<string | null>(null);
+  const box = useRef<HTMLDivElement>(null);
+  // The run waits for the user: focus moves to the first decision, so a keyboard user is already there.
+  useEffect(() => box.current?.querySelector<HTMLElement>("button")?.focus(), []);
 
   const decide = (index: number, decision: Decision) => {
     const next = [...decisions];
@@ -25,6 +28,8 @@ export function Approval({ request, onDecide }: Props) {
     setDecisions(next);
     if (next.every((d) => d !== undefined)) onDecide(next as Decision[]);
   };
+
+  const reject = (index: number) => decide(index, { type: "reject", message: reasons[index] || "rejected by the user" });
 
   const saveEdit = (index: number, action: ActionRequest) => {
     try {
@@ -37,8 +42,8 @@ export function Approval({ request, onDecide }: Props) {
   };
 
   return (
-    <div className="approval" data-testid="approval" role="dialog" aria-label="approval needed">
-      <h3>Approval needed</h3>
+    <div className="approval" data-testid="approval" role="region" aria-labelledby="approval-title" ref={box}>
+      <h2 id="approval-title">Approval needed</h2>
       {actions.map((action, index) => {
         const options = allowed(request, action);
         const decided = decisions[index];
@@ -52,12 +57,19 @@ export function Approval({ request, onDecide }: Props) {
             ) : editing[index] !== undefined ? (
               <div className="edit">
                 <textarea
-                  aria-label="edited arguments"
+                  aria-label="edited arguments (JSON); Ctrl+Enter sends"
+                  data-testid="edit-args"
+                  autoFocus
                   value={editing[index]}
-                  rows={4}
+                  rows={6}
                   onChange={(event) => setEditing({ ...editing, [index]: event.target.value })}
+                  onKeyDown={(event) => {
+                    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) saveEdit(index, action);
+                  }}
                 />
-                <button onClick={() => saveEdit(index, action)}>Send edited call</button>
+                <button data-testid="send-edit" onClick={() => saveEdit(index, action)}>
+                  Send edited call
+                </button>
               </div>
             ) : (
               <div className="buttons">
@@ -67,17 +79,23 @@ export function Approval({ request, onDecide }: Props) {
                   </button>
                 )}
                 {options.includes("edit") && (
-                  <button onClick={() => setEditing({ ...editing, [index]: JSON.stringify(action.args, null, 2) })}>Edit</button>
+                  <button data-testid="edit" onClick={() => setEditing({ ...editing, [index]: JSON.stringify(action.args, null, 2) })}>
+                    Edit
+                  </button>
                 )}
                 {options.includes("reject") && (
                   <>
                     <input
-                      aria-label="reason"
+                      aria-label="reason for rejecting (sent to the agent); Enter rejects"
+                      data-testid="reject-reason"
                       placeholder="reason (sent to the agent)"
                       value={reasons[index] ?? ""}
                       onChange={(event) => setReasons({ ...reasons, [index]: event.target.value })}
+                      onKeyDown={(event) => {
+                        if (event.key === "Enter") reject(index);
+                      }}
                     />
-                    <button data-testid="reject" onClick={() => decide(index, { type: "reject", message: reasons[index] || "rejected by the user" })}>
+                    <button data-testid="reject" onClick={() => reject(index)}>
                       Reject
                     </button>
                   </>
@@ -87,7 +105,11 @@ export function Approval({ request, onDecide }: Props) {
           </div>
         );
       })}
-      {problem && <div className="banner error">{problem}</div>}
+      {problem && (
+        <div className="notice failed" role="alert">
+          {problem}
+        </div>
+      )}
     </div>
   );
 }

@@ -2,11 +2,13 @@
 import { useCallback, useEffect, useState } from "react";
 import type { Client } from "@langchain/langgraph-sdk";
 import { useStream, type UseDeepAgentStream } from "@langchain/langgraph-sdk/react";
-import { errorText, listMemories, type MemoryFile, type Mount } from "../api";
+import { listMemories, type MemoryFile, type Mount } from "../api";
+import { errorText, guardrailNotice, noticeFor, type Notice } from "../notices";
 import type { AgentState, ApprovalRequest, Decision, GuardrailEvent } from "../types";
 import { Approval } from "./Approval";
 import { Composer } from "./Composer";
 import { MessageList } from "./MessageList";
+import { NoticeView } from "./NoticeView";
 import { SidePanel } from "./SidePanel";
 
 interface Props {
@@ -16,14 +18,21 @@ interface Props {
   onThreadId: (threadId: string) => void;
   mounts: Mount[];
   onRunEnded: () => void;
+  /** A problem of the app around the conversation (e.g. the thread list could not be read). */
+  problem: Notice | null;
+  onRetry: () => void;
 }
+
+const STOPPED: Notice = { kind: "stopped", title: "You stopped the run", hint: "Send a message when you want the agent to go on." };
 
 function isGuardrailEvent(data: unknown): data is GuardrailEvent {
   return typeof data === "object" && data !== null && (data as { type?: unknown }).type === "guardrail";
 }
 
-export function Conversation({ client, assistantId, threadId, onThreadId, mounts, onRunEnded }: Props) {
+export function Conversation({ client, assistantId, threadId, onThreadId, mounts, onRunEnded, problem, onRetry }: Props) {
   const [events, setEvents] = useState<GuardrailEvent[]>([]);
+  // Notices of this conversation's latest run (guardrail stops, a stop by the user); a new message clears them.
+  const [runNotices, setRunNotices] = useState<Notice[]>([]);
   const [memories, setMemories] = useState<MemoryFile[]>([]);
   const [memoryError, setMemoryError] = useState<string | null>(null);
 
@@ -39,6 +48,7 @@ export function Conversation({ client, assistantId, threadId, onThreadId, mounts
   useEffect(refreshMemories, [refreshMemories]);
   useEffect(() => {
     setEvents([]);
+    setRunNotices([]);
   }, [threadId]);
 
   // The server serves a deep agent: the stream also tracks tool calls and subagents (typed as such).
@@ -51,7 +61,10 @@ export function Conversation({ client, assistantId, threadId, onThreadId, mounts
     reconnectOnMount: true,
     fetchStateHistory: true,
     onCustomEvent: (data) => {
-      if (isGuardrailEvent(data)) setEvents((previous) => [...previous, data]);
+      if (!isGuardrailEvent(data)) return;
+      setEvents((previous) => [...previous, data]);
+      const notice = guardrailNotice(data);
+      if (notice) setRunNotices((previous) => [...previous, notice]);
     },
     onFinish: () => {
       refreshMemories();
@@ -61,6 +74,7 @@ export function Conversation({ client, assistantId, threadId, onThreadId, mounts
   }) as unknown as UseDeepAgentStream<AgentState>;
 
   const send = (text: string) => {
+    setRunNotices([]);
     stream.submit(
       { messages: [{ type: "human", content: text }] },
       {
@@ -74,6 +88,11 @@ export function Conversation({ client, assistantId, threadId, onThreadId, mounts
     );
   };
 
+  const stop = () => {
+    void stream.stop();
+    setRunNotices((previous) => [...previous, STOPPED]);
+  };
+
   const resume = (decisions: Decision[]) => {
     stream.submit(null, { command: { resume: { decisions } }, streamSubgraphs: true, streamResumable: true });
   };
@@ -81,19 +100,28 @@ export function Conversation({ client, assistantId, threadId, onThreadId, mounts
   const approval = stream.interrupt?.value as ApprovalRequest | undefined;
   const waiting = !stream.isLoading && approval?.action_requests?.length ? approval : undefined;
 
+  const runError = stream.error != null ? noticeFor(stream.error) : null;
+  const notices = [
+    ...(problem ? [<NoticeView key="problem" notice={problem} testId="problem" onRetry={problem.kind === "refused" ? undefined : onRetry} />] : []),
+    // One notice per cause: a server that is gone fails the run and the app's own calls alike.
+    ...(runError && runError.kind !== problem?.kind ? [<NoticeView key="error" notice={runError} testId="run-error" />] : []),
+    ...runNotices.map((notice, index) => <NoticeView key={index} notice={notice} />),
+  ];
   return (
     <>
-      <section className="conversation">
-        <MessageList messages={stream.messages} getToolCalls={stream.getToolCalls} loading={stream.isLoading} />
-        {stream.error != null && (
-          <div className="banner error" role="alert" data-testid="run-error">
-            {errorText(stream.error)}
-          </div>
-        )}
+      <section className="conversation" aria-label="conversation">
+        <MessageList
+          messages={stream.messages}
+          getToolCalls={stream.getToolCalls}
+          loading={stream.isLoading}
+          awaitingApproval={waiting !== undefined}
+          notices={notices.length ? notices : null}
+        />
         {waiting && <Approval request={waiting} onDecide={resume} />}
-        <Composer disabled={stream.isLoading || waiting !== undefined} onSend={send} onStop={stream.isLoading ? () => void stream.stop() : undefined} />
+        <Composer disabled={stream.isLoading || waiting !== undefined} onSend={send} onStop={stream.isLoading ? stop : undefined} />
       </section>
       <SidePanel
+        client={client}
         todos={stream.values.todos ?? []}
         stateFiles={stream.values.files ?? {}}
         toolCalls={stream.toolCalls}

@@ -1,9 +1,13 @@
-import type { ToolCallWithResult } from "@langchain/langgraph-sdk";
+import { useState } from "react";
+import type { Client, ToolCallWithResult } from "@langchain/langgraph-sdk";
 import type { SubagentStreamInterface } from "@langchain/langgraph-sdk/react";
 import type { MemoryFile, Mount } from "../api";
+import { memoryFile, scratchFile, type ViewedFile } from "../files";
 import type { GuardrailEvent, Todo } from "../types";
+import { FileViewer } from "./FileViewer";
 
 interface Props {
+  client: Client;
   todos: Todo[];
   stateFiles: Record<string, { content?: unknown }>;
   toolCalls: ToolCallWithResult[];
@@ -43,10 +47,28 @@ function ItemList<T>({ items, empty, render }: { items: T[]; empty: string; rend
   return items.length === 0 ? <p className="muted">{empty}</p> : <ul>{items.map(render)}</ul>;
 }
 
-export function SidePanel({ todos, stateFiles, toolCalls, subagents, memories, memoryError, mounts, events }: Props) {
-  const scratch = scratchFiles(stateFiles, toolCalls, mounts);
+function OpenButton({ path, onOpen, children }: { path: string; onOpen: () => void; children?: React.ReactNode }) {
   return (
-    <aside className="side-panel">
+    <button type="button" className="file-link" onClick={onOpen}>
+      <span className="visually-hidden">open </span>
+      <code>{path}</code>
+      {children}
+    </button>
+  );
+}
+
+export function SidePanel({ client, todos, stateFiles, toolCalls, subagents, memories, memoryError, mounts, events }: Props) {
+  const [opened, setOpened] = useState<ViewedFile | null>(null);
+  const scratch = scratchFiles(stateFiles, toolCalls, mounts);
+  if (opened) {
+    return (
+      <aside className="side-panel" aria-label="file viewer">
+        <FileViewer file={opened} onClose={() => setOpened(null)} />
+      </aside>
+    );
+  }
+  return (
+    <aside className="side-panel" aria-label="plan, files and memory">
       <Section title="Todos" testId="todos">
         <ItemList
           items={todos}
@@ -77,7 +99,7 @@ export function SidePanel({ todos, stateFiles, toolCalls, subagents, memories, m
           empty="None in this conversation."
           render={(path) => (
             <li key={path} data-testid="scratch-file">
-              <code>{path}</code>
+              <OpenButton path={path} onOpen={() => setOpened(scratchFile(path, stateFiles, toolCalls))} />
             </li>
           )}
         />
@@ -91,15 +113,15 @@ export function SidePanel({ todos, stateFiles, toolCalls, subagents, memories, m
               <summary>
                 <code>{mount.prefix}</code> <span className="muted">{mount.scope}{mount.agent_writable ? "" : ", read-only"} · {files.length}</span>
               </summary>
-              {files.map((file) => (
-                <details key={file.path} className="memory-file" data-testid="memory-file">
-                  <summary>
-                    <code>{file.path}</code>
-                    {file.writtenBy && <span className="muted"> by {file.writtenBy}</span>}
-                  </summary>
-                  <pre>{file.content}</pre>
-                </details>
-              ))}
+              <ul>
+                {files.map((file) => (
+                  <li key={file.path} className="memory-file" data-testid="memory-file">
+                    <OpenButton path={file.path} onOpen={() => setOpened(memoryFile(client, file))}>
+                      {file.writtenBy && <span className="muted"> by {file.writtenBy}</span>}
+                    </OpenButton>
+                  </li>
+                ))}
+              </ul>
             </details>
           );
         })}

@@ -1,5 +1,5 @@
 import type { Thread } from "@langchain/langgraph-sdk";
-import { contentText } from "./MessageList";
+import { contentText } from "../messages";
 
 interface Props {
   threads: Thread[];
@@ -26,6 +26,7 @@ export function ThreadList({ threads, current, onSelect, onNew }: Props) {
             <button
               data-testid="thread"
               className={thread.thread_id === current ? "current" : ""}
+              aria-current={thread.thread_id === current ? "page" : undefined}
               onClick={() => onSelect(thread.thread_id)}
               title={thread.thread_id}
             >
