@@ -68,7 +68,7 @@ async def test_a_deleted_file_leaves_state_files(sdk: LangGraphClient) -> None:
 async def test_large_and_binary_files_are_listed_not_inlined(sdk: LangGraphClient) -> None:
     thread = (await sdk.threads.create())["thread_id"]
     await ask(sdk, f"run head -c {INLINE_CAP + 1} /dev/zero | tr '\\0' a > /big.txt", thread_id=thread)
-    await ask(sdk, "run printf '\\x00\\xff\\x10' > /blob.bin", thread_id=thread)
+    await ask(sdk, "run printf '\\000\\377\\020' > /blob.bin", thread_id=thread)
 
     files = await _files(sdk, thread)
     assert "a" * 100 not in files["/big.txt"]["content"]
@@ -143,3 +143,18 @@ async def test_a_run_input_with_unusable_files_is_refused(sdk: LangGraphClient, 
         )
     assert response.status_code == 422, response.text
     assert "/policies/" in response.text
+
+
+async def test_without_a_sandbox_a_ui_edit_is_stored_as_a_file_the_agent_reads(sdk: LangGraphClient) -> None:
+    assistant = await sdk.assistants.create(
+        "agent", config={"configurable": {"assistant_settings": {"sandbox_scope": "none"}}}
+    )
+    thread = (await sdk.threads.create())["thread_id"]
+    await ask(sdk, "write /scratch.txt\nin state", assistant_id=assistant["assistant_id"], thread_id=thread)
+    files = await _files(sdk, thread)
+    assert files["/scratch.txt"]["content"] == "in state"  # StateBackend's own file
+
+    await sdk.threads.update_state(thread, {"files": {**files, "/scratch.txt": "edited"}})
+    assert (await _files(sdk, thread))["/scratch.txt"]["encoding"] == "utf-8"  # a FileData, not a bare string
+    reply = await ask(sdk, "read /scratch.txt", assistant_id=assistant["assistant_id"], thread_id=thread)
+    assert "edited" in reply
