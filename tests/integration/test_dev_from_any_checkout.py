@@ -74,5 +74,5 @@ async def test_plain_langgraph_dev_from_a_private_checkout_runs_sandboxes(privat
 
 
 def test_an_explicit_unreachable_sandbox_root_is_still_an_error(private_checkout: Path) -> None:
-    with pytest.raises(ServerStartError, match="SANDBOX_ROOT=.* is not reachable by the sandbox user"):
+    with pytest.raises(ServerStartError, match=r"SANDBOX_ROOT=.* is not reachable by the sandbox user"):
         _plain_langgraph_dev(private_checkout, SANDBOX_ROOT=str(private_checkout / "boxes"))
