@@ -4,7 +4,6 @@ SANDBOX_PROVIDER=langsmith without its API key. Nothing waits for a user's first
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -30,6 +29,5 @@ def test_a_server_without_bubblewrap_refuses_and_names_the_fixes(tmp_path: Path)
 
 def test_langsmith_sandboxes_without_an_api_key_refuse_at_start_up(tmp_path: Path) -> None:
     env = {"SANDBOX_PROVIDER": "langsmith", "LANGSMITH_API_KEY": "", "LANGCHAIN_API_KEY": ""}
-    assert not {key for key in ("LANGSMITH_API_KEY", "LANGCHAIN_API_KEY") if os.environ.get(key)}
     message = _refusal(tmp_path, env)
     assert "SANDBOX_PROVIDER=langsmith needs LANGSMITH_API_KEY" in message

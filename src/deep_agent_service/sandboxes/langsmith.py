@@ -18,7 +18,6 @@ from langsmith import sandbox as ls
 from langsmith.utils import get_env_var
 
 from deep_agent_service.errors import ConfigurationError
-
 from deep_agent_service.sandboxes.cloud import CloudProvider
 from deep_agent_service.sandboxes.provider import SandboxInfo
 from deep_agent_service.settings import Settings
