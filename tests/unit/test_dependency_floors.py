@@ -18,7 +18,7 @@ TESTED_EXTRAS = ("dev", "openai", "anthropic", "postgres")
 
 
 def _floor(requirement: Requirement) -> Version | None:
-    floors = [Version(s.version) for s in requirement.specifier if s.operator in (">=", "==", "~=")]
+    floors = [Version(s.version.removesuffix(".*")) for s in requirement.specifier if s.operator in (">=", "==", "~=")]
     return max(floors) if floors else None
 
 
@@ -28,12 +28,19 @@ def _ours() -> list[Requirement]:
     return [Requirement(r) for r in [*project["dependencies"], *(r for e in TESTED_EXTRAS for r in extras[e])]]
 
 
+def _active(required: Requirement, extras: set[str]) -> bool:
+    """Whether an installed package's requirement applies here (not one of an extra nobody asked for)."""
+    marker = required.marker
+    return marker is None or any(marker.evaluate({"extra": extra}) for extra in extras)
+
+
 def _floors_required_by_installed(name: str) -> list[tuple[str, Version]]:
+    extras = {"", *(extra for requirement in _ours() for extra in requirement.extras)}
     found = []
     for dist in metadata.distributions():
         for raw in dist.requires or []:
             required = Requirement(raw)
-            if canonicalize_name(required.name) == name and (floor := _floor(required)):
+            if canonicalize_name(required.name) == name and _active(required, extras) and (floor := _floor(required)):
                 found.append((dist.metadata["Name"], floor))
     return found
 
@@ -46,4 +53,3 @@ def test_no_floor_is_below_what_an_installed_dependency_requires() -> None:
             if ours is None or ours < theirs:
                 too_low.append(f"{requirement} (ours) < {requirement.name}>={theirs} ({who})")
     assert not too_low, too_low
-
