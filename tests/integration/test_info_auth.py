@@ -4,10 +4,13 @@ just sits there. In `local` mode it stays open (one local user on loopback)."""
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pexpect
 import pytest
 
 from deep_agent_service.server.devserver import DevServer
@@ -51,3 +54,25 @@ def test_info_refuses_a_wrong_key_to_a_browser_on_another_origin_readably(keyed_
 
 def test_info_stays_open_in_local_mode(server: DevServer) -> None:
     assert httpx.get(f"{server.url}/info").status_code == 200
+
+
+def test_the_cli_refuses_a_wrong_key_before_it_asks_for_a_message(keyed_server: DevServer) -> None:
+    # --assistant and --thread given: nothing else would reach the server before the first message
+    env = {**os.environ, "DEEP_AGENT_URL": keyed_server.url, "TERM": "dumb"}
+    args = ["-m", "deep_agent_service.cli", "chat", "--assistant", "a", "--thread", "t", "--api-key", "wrong"]
+    chat = pexpect.spawn(sys.executable, args, env=env, encoding="utf-8", timeout=60)
+    index = chat.expect(["you> ", "refused the credentials"])
+    chat.expect(pexpect.EOF)
+    chat.close()
+    assert index == 1, chat.before
+    assert chat.exitstatus == 1
+
+
+def test_the_cli_works_with_the_right_key(keyed_server: DevServer) -> None:
+    env = {**os.environ, "DEEP_AGENT_URL": keyed_server.url, "TERM": "dumb"}
+    listing = pexpect.spawn(
+        sys.executable, ["-m", "deep_agent_service.cli", "threads", "--api-key", KEY], env=env, encoding="utf-8"
+    )
+    listing.expect(pexpect.EOF, timeout=60)
+    listing.close()
+    assert listing.exitstatus == 0, listing.before
