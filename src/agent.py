@@ -25,6 +25,9 @@ from deep_agent_service.tenancy.identity import resolve_identity
 logger = logging.getLogger("deep_agent_service.agent")
 
 get_settings()  # a misconfiguration stops the server at start-up, not on the first request
+# The default assistant's agent, compiled while the server loads this module: compiling costs a few
+# hundred ms, which the first run's factory call would otherwise pay (the server warns above 100 ms).
+build_agent(assistant_settings_from({}))
 
 
 async def agent(config: RunnableConfig, runtime: ServerRuntime[Any]) -> CompiledStateGraph[Any, Any, Any, Any]:

@@ -68,6 +68,7 @@ def build_agent(settings: AssistantSettings) -> CompiledStateGraph[Any, Any, Any
         synced=tuple(
             SyncedMount(m.prefix, m.scope, backend=stores[m.prefix] if m.agent_writable else None) for m in mounts
         ),
+        memory_prefixes=tuple(m.prefix for m in mounts),
     )
     guardrails = guardrail_middleware(settings.guardrails)
     skills = ["/skills/"] if "skills" in settings.mounts else None

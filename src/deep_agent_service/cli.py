@@ -52,7 +52,15 @@ class Session:
 
     def __init__(self, url: str, headers: dict[str, str], console: Console) -> None:
         self.url, self.headers, self.console = url, headers, console
-        self.client: LangGraphClient = get_client(url=url, headers=headers)
+        # langgraph-sdk sends x-api-key itself (api_key=) and refuses it among custom headers
+        others = {name: value for name, value in headers.items() if name != "x-api-key"}
+        self.client: LangGraphClient = get_client(url=url, api_key=headers.get("x-api-key"), headers=others)
+
+    async def check_credentials(self) -> None:
+        """Ask `/info` first: outside local mode it needs valid credentials, so a wrong key is refused
+        (401, reported by `main`) before the user types anything."""
+        async with httpx.AsyncClient(base_url=self.url, headers=self.headers, timeout=30) as http:
+            (await http.get("/info")).raise_for_status()
 
     async def resolve_assistant(self, assistant: str) -> str:
         if assistant != "agent":
@@ -218,6 +226,7 @@ def parser() -> argparse.ArgumentParser:
 
 async def run(args: argparse.Namespace, console: Console, prompt: Prompt) -> None:
     session = Session(args.url, auth_headers(args.api_key, args.token), console)
+    await session.check_credentials()
     if args.command == "chat":
         await chat(session, args.thread, args.assistant, prompt)
     elif args.command == "threads":

@@ -245,6 +245,12 @@ class SandboxSettings(_Group):
         description="Networked boxes: comma-separated IPv4 CIDRs let through the egress block list "
         "(loopback, private and link-local ranges, this machine's addresses and subnets).",
     )
+    state_file_max_bytes: int = Field(
+        default=256 * 1024, ge=1, description="Largest sandbox file shown inline in thread state `files`."
+    )
+    state_total_max_bytes: int = Field(
+        default=2 * 1024 * 1024, ge=0, description="Inline bytes of sandbox files in thread state `files`, in all."
+    )
     template: str | None = Field(
         default=None, description="Cloud providers: the snapshot / image / blueprint new sandboxes start from."
     )

@@ -57,7 +57,8 @@ STORE = frozenset(
 PUBLIC = frozenset({("GET", "/ok"), ("GET", "/info"), ("GET", "/docs"), ("GET", "/metrics")})
 PROTOCOL = frozenset({("POST", "/mcp/"), ("GET", "/mcp/"), ("DELETE", "/mcp/"), ("POST", "/a2a/{assistant_id}")})
 # Public routes that answer without any credential, on purpose (THREAT_MODEL.md lists what they reveal).
-OPEN_WITHOUT_CREDENTIALS = frozenset({("GET", "/ok"), ("GET", "/info"), ("GET", "/docs")})
+# /info is not open: outside local mode it needs credentials (server/webapp.py)
+OPEN_WITHOUT_CREDENTIALS = frozenset({("GET", "/ok"), ("GET", "/docs")})
 
 # Path parameters that name a tenant resource, most specific first (a run lives on a thread).
 RESOURCE_PARAMS: tuple[tuple[str, Kind], ...] = (

@@ -63,8 +63,9 @@ DISK_POLL_SECONDS = 0.1
 REAP_WAIT_SECONDS = 2.0
 INSTALL_HINT = (
     "bubblewrap is not installed: install it (Debian/Ubuntu: `sudo apt-get install bubblewrap`; "
-    "`make setup` does this when run as root), or set SANDBOX_ISOLATION=none to run commands "
-    "WITHOUT isolation (trusted single-user development only)"
+    "`make setup` does this when run as root), or use a cloud sandbox (SANDBOX_PROVIDER=langsmith, "
+    "e.g. on LangSmith Deployments), or set SANDBOX_ISOLATION=none to run commands WITHOUT isolation "
+    "(trusted single-user development only)"
 )
 
 
@@ -168,10 +169,11 @@ def check_isolation(isolation: Isolation) -> None:
             env=SANDBOX_ENV,
         )
     if probe.returncode != 0:
-        detail = probe.stderr.decode(errors="replace").strip()
+        detail = " ".join(probe.stderr.decode(errors="replace").split())  # one line, as the refusal is
         raise IsolationUnavailableError(
             f"bubblewrap cannot create namespaces here ({detail}): enable unprivileged user namespaces "
             "(sysctl kernel.unprivileged_userns_clone=1) or run the server where they are available, "
+            "or use a cloud sandbox (SANDBOX_PROVIDER=langsmith, e.g. on container platforms), "
             "or set SANDBOX_ISOLATION=none to run commands WITHOUT isolation"
         )
 

@@ -15,7 +15,9 @@ from typing import Any
 from deepagents.backends import LangSmithSandbox
 from deepagents.backends.protocol import SandboxBackendProtocol
 from langsmith import sandbox as ls
+from langsmith.utils import get_env_var
 
+from deep_agent_service.errors import ConfigurationError
 from deep_agent_service.sandboxes.cloud import CloudProvider
 from deep_agent_service.sandboxes.provider import SandboxInfo
 from deep_agent_service.settings import Settings
@@ -72,5 +74,11 @@ class LangSmithProvider(CloudProvider):
 
 
 def provider_from_settings(settings: Settings, *, network: bool) -> LangSmithProvider:
+    # Without a key the SDK builds a client anyway and every box fails later, on a user's run.
+    if not get_env_var("API_KEY"):
+        raise ConfigurationError(
+            "invalid configuration: SANDBOX_PROVIDER=langsmith needs LANGSMITH_API_KEY: set it (on LangSmith "
+            "Deployments: as a secret of the deployment)"
+        )
     # Network policy is the snapshot's (proxy_config); `network` is not mapped here.
     return LangSmithProvider(ls.AsyncSandboxClient(), snapshot=settings.sandbox.template)

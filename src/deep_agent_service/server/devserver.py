@@ -190,28 +190,6 @@ def running_server(**kwargs: object) -> Iterator[DevServer]:
         server.stop()
 
 
-# Where `make run` keeps local sandboxes when the checkout is private to root (e.g. under /root):
-# as root, sandboxes run as nobody, who must be able to traverse to their workspaces.
-SHARED_SANDBOX_ROOT = Path("/var/tmp/deep-agent-sandboxes")
-
-
-def sandbox_root_env(settings: Any) -> dict[str, str]:
-    """SANDBOX_ROOT for the server when the default one would be unreachable for the sandbox user."""
-    from deep_agent_service.sandboxes.isolation import IsolationUnavailableError
-    from deep_agent_service.sandboxes.local import check_reachable_by_sandbox_user
-
-    if os.geteuid() != 0 or "root" in settings.sandbox.model_fields_set or settings.sandbox.provider != "local":
-        return {}
-    try:
-        check_reachable_by_sandbox_user(PROJECT_ROOT / settings.sandbox.root)
-    except IsolationUnavailableError:
-        SHARED_SANDBOX_ROOT.mkdir(parents=True, exist_ok=True)
-        SHARED_SANDBOX_ROOT.chmod(0o711)
-        print(f"note: {PROJECT_ROOT} is private to root; local sandboxes live in {SHARED_SANDBOX_ROOT}")
-        return {"SANDBOX_ROOT": str(SHARED_SANDBOX_ROOT)}
-    return {}
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run the Deep Agent service on langgraph dev.")
     parser.add_argument("--host", default=os.environ.get("HOST", DEFAULT_HOST))
@@ -238,9 +216,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"Starting the Deep Agent service (model: {model}, auth: {settings.auth.mode}) ...")
-    env = sandbox_root_env(settings)
     try:
-        server = start_server(port=port, host=args.host, log_path=None, env=env)
+        # a checkout private to root gets its sandboxes elsewhere from the server itself (sandboxes.registry)
+        server = start_server(port=port, host=args.host, log_path=None)
     except ServerStartError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -26,6 +26,7 @@ from starlette.staticfiles import StaticFiles
 from deep_agent_service import PROJECT_ROOT, __version__
 from deep_agent_service.memory.mounts import MOUNTS
 from deep_agent_service.server.edge import EXCEPTION_HANDLERS, OperationsGate, RequestBodyLimit, operations_refusal
+from deep_agent_service.server.files_guard import FilesUpdateGuard
 from deep_agent_service.server.operations import probe_sandbox_provider, probe_store
 from deep_agent_service.settings import get_settings
 from deep_agent_service.tenancy.credentials import build_authenticator
@@ -54,6 +55,23 @@ async def healthz(request: Request) -> JSONResponse:
             "sandbox_provider": await probe_sandbox_provider(),
         }
     return JSONResponse(body, status_code=200 if healthy else 503)
+
+
+async def info(request: Request) -> Response:
+    """The server's own `/info`, behind credentials unless AUTH_MODE=local: clients check a key with it
+    (Agent Chat UI does, before anything else), so a wrong key is refused here at once. langgraph-api
+    exempts `/info` from auth but lets an http.app shadow it; this route does, and then answers as it."""
+    if get_settings().auth.mode != "local":
+        try:
+            await _authenticate(dict(request.headers))
+        except Auth.exceptions.HTTPException as error:
+            return JSONResponse({"detail": error.detail}, status_code=error.status_code)
+    try:
+        from langgraph_api.api.meta import meta_info
+    except ImportError:  # another Agent Protocol server (Aegra) mounted this app: say who we are
+        return JSONResponse({"version": __version__, "flags": {}})
+    response: Response = await meta_info(request)  # type: ignore[arg-type]
+    return response
 
 
 async def whoami(request: Request) -> JSONResponse:
@@ -133,8 +151,8 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
 # No docs routes of its own, so the server's /docs stays visible.
 # Its middleware runs in front of every route of the server, the server's own included (server/edge.py).
 app = FastAPI(
-    routes=[Route("/healthz", healthz), Route("/whoami", whoami), *ui_routes()],
-    middleware=[Middleware(RequestBodyLimit), Middleware(OperationsGate)],
+    routes=[Route("/healthz", healthz), Route("/whoami", whoami), Route("/info", info), *ui_routes()],
+    middleware=[Middleware(RequestBodyLimit), Middleware(OperationsGate), Middleware(FilesUpdateGuard)],
     exception_handlers=EXCEPTION_HANDLERS,
     lifespan=lifespan,
     docs_url=None,
