@@ -118,7 +118,7 @@ async def test_a_networked_box_cannot_reach_a_service_on_this_machines_address(l
     address, port = listener
     with socket.create_connection(listener, timeout=2) as out_here:  # the service answers out here ...
         assert out_here.recv(64) == b"HOST-SERVICE\n"
-    provider = LocalProvider(sandbox_root(), limits=Limits(timeout_seconds=10), network=True)
+    provider = LocalProvider(sandbox_root(), limits=Limits(timeout_seconds=30), network=True)
     box = (await provider.get_or_create("net", {}, 60)).sandbox
     probe = f"import socket; print(socket.create_connection(('{address}', {port}), timeout=3).recv(64))"
     result = await box.aexecute(f'python3 -c "{probe}"')
