@@ -61,7 +61,7 @@ NSENTER_IP = ("--preserve-credentials", "ip", "-batch", "-")
 NS_GET_USERNS = 0xB701  # ioctl: the user namespace that owns a namespace
 ROUTE_RETRY_SECONDS = 0.02  # first pause between route attempts; doubles, at most ROUTE_RETRY_MAX
 ROUTE_RETRY_MAX = 0.25
-ROUTE_SETUP_SECONDS = 10.0 # how long the uid map may take to appear (a loaded machine), then fail closed
+ROUTE_SETUP_SECONDS = 10.0  # how long the uid map may take to appear (a loaded machine), then fail closed
 INSTALL_HINT = (
     "networked sandboxes (sandbox_network: true) need slirp4netns: install it (Debian/Ubuntu: "
     "`sudo apt-get install slirp4netns`; `make setup` does this when run as root), or turn sandbox_network off"
