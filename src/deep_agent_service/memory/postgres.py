@@ -24,7 +24,6 @@ from langgraph.store.base import BaseStore
 from deep_agent_service.errors import ConfigurationError
 from deep_agent_service.settings import get_settings
 
-
 POOL_MAX_SIZE = 10
 # How long a memory call waits for a connection while the database is down before its tool says so
 # (psycopg's default is 30 s, and a run makes several store calls).
