@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup bubblewrap browser web run test lint typecheck unit integration bench clean aegra-venv aegra
+.PHONY: setup bubblewrap browser web run test lint typecheck unit integration bench soak clean aegra-venv aegra
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (found " + sys.version.split()[0] + ")")'
@@ -76,6 +76,11 @@ test: lint typecheck web browser
 
 bench: setup
 	PYTHONPATH=src:. $(BIN)/python -m bench
+
+# Mixed multi-tenant traffic against two Aegra instances (own PostgreSQL + Redis), one restarted halfway.
+# SOAK_MINUTES (default 30); not part of `make test`.
+soak: setup aegra-venv
+	PYTHONPATH=src:. SOAK_MINUTES=$(or $(SOAK_MINUTES),30) $(BIN)/python -m bench.soak
 
 clean:
 	rm -rf $(VENV) .venv-aegra .pytest_cache .mypy_cache .ruff_cache

@@ -14,8 +14,12 @@ os.environ["SANDBOX_ROOT"] = str(sandbox_root())
 
 
 def pytest_terminal_summary(terminalreporter: object) -> None:
+    from tests.support.fault_table import CASES
     from tests.support.tally import API_FUZZ
     from tests.support.tally import TENANT_ISOLATION as tally
+
+    for case in CASES:
+        terminalreporter.write_line(case.line())  # type: ignore[attr-defined]
 
     if tally.attempts:
         terminalreporter.write_line(tally.summary())  # type: ignore[attr-defined]

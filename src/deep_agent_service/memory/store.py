@@ -21,7 +21,7 @@ injected, not imported: `memory/` does not depend on `guardrails/`.
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, TypeVar
@@ -36,6 +36,7 @@ from deepagents.backends.protocol import (
     GlobResult,
     GrepResult,
     LsResult,
+    ReadResult,
     WriteResult,
 )
 from deepagents.backends.store import NamespaceFactory
@@ -49,6 +50,33 @@ from deep_agent_service.runs import run_id
 from deep_agent_service.tenancy.identity import IdentityError, identity_from_runtime
 
 T = TypeVar("T")
+R = TypeVar("R", ReadResult, WriteResult, EditResult, DeleteResult, LsResult, GlobResult, GrepResult)
+
+
+def store_unavailable(action: str, error: Exception) -> str:
+    """The tool error for a store that failed mid-operation: what failed, what did not change, what to do."""
+    return (
+        f"Error: the memory store is unavailable ({type(error).__name__}: {error}); {action} did not happen "
+        "and the file, if it existed, is unchanged. Try again in a moment."
+    )
+
+
+async def _guarded(action: str, call: Awaitable[R], result: Callable[..., R]) -> R:
+    """Await a store operation; a store failure becomes a tool error (`result(error=...)`), not a failed run.
+
+    Validation errors (`ValueError`, `TypeError`: a bad path or namespace) still raise: they are bugs,
+    not outages. A write is one `put`, so a failure leaves either the old version or the new one.
+    """
+    try:
+        return await call
+    except (ValueError, TypeError):
+        raise
+    except Exception as error:  # psycopg, pool timeouts, connection resets: whatever the store raises
+        message = store_unavailable(action, error)
+        # deepagents' read tool adds its own "Error: " in front of a read error
+        return result(error=message.removeprefix("Error: ") if result is ReadResult else message)
+
+
 ContentFilter = Callable[[str], str]
 _CONTENT_FILTER: list[ContentFilter] = []  # at most one: set once by the builder
 # (backend id, namespace, items) fetched by an async method for the sync logic it runs next
@@ -143,15 +171,16 @@ class QuotaStoreBackend(StoreBackend):
             return call()
 
     async def als(self, path: str) -> LsResult:
-        return await self._on_snapshot(lambda: self.ls(path))
+        return await _guarded(f"listing {path}", self._on_snapshot(lambda: self.ls(path)), LsResult)
 
     async def aglob(self, pattern: str, path: str | None = None) -> GlobResult:
-        return await self._on_snapshot(lambda: self.glob(pattern, path))
+        return await _guarded(f"glob {pattern}", self._on_snapshot(lambda: self.glob(pattern, path)), GlobResult)
 
     async def agrep(
         self, pattern: str, path: str | None = None, glob: str | None = None, *, max_count: int | None = None
     ) -> GrepResult:
-        return await self._on_snapshot(lambda: self.grep(pattern, path, glob, max_count=max_count))
+        search = self._on_snapshot(lambda: self.grep(pattern, path, glob, max_count=max_count))
+        return await _guarded(f"grep {pattern}", search, GrepResult)
 
     async def adownload_files(self, paths: list[str]) -> list[FileDownloadResponse]:
         """`download_files` with one batched store round trip for all paths."""
@@ -186,14 +215,13 @@ class QuotaStoreBackend(StoreBackend):
             return f"Error: {error}"
         return None
 
+    # --- store outages: every file operation answers with a tool error instead of failing the run ---
+
+    async def aread(self, file_path: str, offset: int = 0, limit: int = 2000) -> ReadResult:
+        return await _guarded(f"reading {file_path}", super().aread(file_path, offset, limit), ReadResult)
+
     async def awrite(self, file_path: str, content: str) -> WriteResult:
-        if refused := self._refusal(file_path, "write"):
-            return WriteResult(error=refused)
-        current = await self._get_store().aget(self._get_namespace(), file_path)
-        size = len(content.encode("utf-8"))
-        if error := await self._over_quota(file_path, size, creating=current is None):
-            return WriteResult(error=error)
-        return await super().awrite(file_path, content)
+        return await _guarded(f"writing {file_path}", self._awrite(file_path, content), WriteResult)
 
     async def aedit(
         self,
@@ -202,6 +230,22 @@ class QuotaStoreBackend(StoreBackend):
         new_string: str,
         replace_all: bool = False,
     ) -> EditResult:
+        edit = self._aedit(file_path, old_string, new_string, replace_all)
+        return await _guarded(f"editing {file_path}", edit, EditResult)
+
+    async def adelete(self, file_path: str) -> DeleteResult:
+        return await _guarded(f"deleting {file_path}", self._adelete(file_path), DeleteResult)
+
+    async def _awrite(self, file_path: str, content: str) -> WriteResult:
+        if refused := self._refusal(file_path, "write"):
+            return WriteResult(error=refused)
+        current = await self._get_store().aget(self._get_namespace(), file_path)
+        size = len(content.encode("utf-8"))
+        if error := await self._over_quota(file_path, size, creating=current is None):
+            return WriteResult(error=error)
+        return await super().awrite(file_path, content)
+
+    async def _aedit(self, file_path: str, old_string: str, new_string: str, replace_all: bool) -> EditResult:
         if refused := self._refusal(file_path, "edit"):
             return EditResult(error=refused)
         current = await self._get_store().aget(self._get_namespace(), file_path)
@@ -215,7 +259,7 @@ class QuotaStoreBackend(StoreBackend):
                 return EditResult(error=error)
         return await super().aedit(file_path, old_string, new_string, replace_all)
 
-    async def adelete(self, file_path: str) -> DeleteResult:
+    async def _adelete(self, file_path: str) -> DeleteResult:
         if refused := self._refusal(file_path, "delete"):
             return DeleteResult(error=refused)
         return await super().adelete(file_path)
