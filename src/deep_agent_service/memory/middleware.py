@@ -9,7 +9,6 @@ overwrites an edit, and two concurrent first runs write the same bytes (idempote
 from __future__ import annotations
 
 import weakref
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,9 +18,9 @@ from langchain.agents.middleware import AgentMiddleware
 from langchain_core.messages import ToolCall, ToolMessage
 from langgraph.prebuilt.tool_node import ToolCallRequest
 from langgraph.store.base import BaseStore
-from langgraph.types import Command
 
 from deep_agent_service import PROJECT_ROOT
+from deep_agent_service.hooks import ToolHandler, ToolResult
 from deep_agent_service.memory.mounts import WRITE_TOOLS, Mount, mount_at
 from deep_agent_service.memory.paths import PathRefusedError, canonical_path, mount_root_error
 from deep_agent_service.tenancy.identity import RunIdentity, Scope, identity_from_runtime, namespace_for
@@ -57,11 +56,7 @@ class ReadOnlyMountGuard(AgentMiddleware[Any, Any]):
     def _error(self, call: ToolCall, message: str) -> ToolMessage:
         return ToolMessage(content=message, name=call["name"], tool_call_id=call["id"] or "", status="error")
 
-    async def awrap_tool_call(
-        self,
-        request: ToolCallRequest,
-        handler: Callable[[ToolCallRequest], Awaitable[ToolMessage | Command[Any]]],
-    ) -> ToolMessage | Command[Any]:
+    async def awrap_tool_call(self, request: ToolCallRequest, handler: ToolHandler) -> ToolResult:
         call = request.tool_call
         argument = PATH_ARGUMENTS.get(call["name"])
         raw = call["args"].get(argument) if argument else None

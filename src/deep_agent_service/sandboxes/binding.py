@@ -39,8 +39,8 @@ from deepagents.backends.protocol import (
 from langchain.agents.middleware import AgentMiddleware
 from langchain.agents.middleware.types import ToolCallRequest
 from langchain_core.messages import ToolMessage
-from langgraph.types import Command
 
+from deep_agent_service.hooks import ToolHandler, ToolResult
 from deep_agent_service.sandboxes.errors import SandboxError, SandboxGoneError
 from deep_agent_service.sandboxes.local import run_sync
 from deep_agent_service.sandboxes.provider import SandboxProvider, SandboxScope, sandbox_labels, sandbox_name
@@ -291,11 +291,7 @@ class SandboxNoticeMiddleware(AgentMiddleware[Any, Any]):
         super().__init__()
         self.backend = backend
 
-    async def awrap_tool_call(
-        self,
-        request: ToolCallRequest,
-        handler: Callable[[ToolCallRequest], Awaitable[ToolMessage | Command[Any]]],
-    ) -> ToolMessage | Command[Any]:
+    async def awrap_tool_call(self, request: ToolCallRequest, handler: ToolHandler) -> ToolResult:
         result = await handler(request)
         if not self.backend.has_notices():  # the common case: no box was replaced, nothing to resolve
             return result

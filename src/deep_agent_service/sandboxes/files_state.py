@@ -29,7 +29,7 @@ import json
 import logging
 import shlex
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -39,10 +39,9 @@ from deepagents.backends.utils import create_file_data, validate_path
 from deepagents.middleware.filesystem import FilesystemState
 from langchain.agents.middleware import AgentMiddleware
 from langchain.agents.middleware.types import ToolCallRequest
-from langchain_core.messages import ToolMessage
-from langgraph.types import Command
 
 from deep_agent_service.errors import ServiceError
+from deep_agent_service.hooks import ToolHandler, ToolResult
 from deep_agent_service.sandboxes.binding import LazySandboxBackend, Target
 from deep_agent_service.sandboxes.errors import SandboxError
 from deep_agent_service.sandboxes.sync import run_key
@@ -282,11 +281,7 @@ class SandboxFilesState(AgentMiddleware[Any, Any]):
 
     # --- sandbox -> state: after tool rounds that may have changed files, and at the end ---
 
-    async def awrap_tool_call(
-        self,
-        request: ToolCallRequest,
-        handler: Callable[[ToolCallRequest], Awaitable[ToolMessage | Command[Any]]],
-    ) -> ToolMessage | Command[Any]:
+    async def awrap_tool_call(self, request: ToolCallRequest, handler: ToolHandler) -> ToolResult:
         result = await handler(request)
         key = run_key()
         if request.tool_call["name"] not in READ_ONLY_TOOLS and key in self._bound:

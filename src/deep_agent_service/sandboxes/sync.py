@@ -29,7 +29,6 @@ import json
 import logging
 import shlex
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,8 +37,8 @@ from langchain.agents.middleware import AgentMiddleware
 from langchain.agents.middleware.types import ToolCallRequest
 from langchain_core.messages import ToolMessage
 from langgraph.store.base import BaseStore
-from langgraph.types import Command
 
+from deep_agent_service.hooks import ToolHandler, ToolResult
 from deep_agent_service.memory.paths import PathRefusedError, canonical_path, mount_of
 from deep_agent_service.runs import current_config, run_id, thread_id
 from deep_agent_service.sandboxes.binding import LazySandboxBackend, Target
@@ -198,11 +197,7 @@ class SandboxFileSync(AgentMiddleware[Any, Any]):
                 logger.warning("%s", _skipped_notice(skipped))
         return None
 
-    async def awrap_tool_call(
-        self,
-        request: ToolCallRequest,
-        handler: Callable[[ToolCallRequest], Awaitable[ToolMessage | Command[Any]]],
-    ) -> ToolMessage | Command[Any]:
+    async def awrap_tool_call(self, request: ToolCallRequest, handler: ToolHandler) -> ToolResult:
         result = await handler(request)
         if request.tool_call["name"] != "execute":
             return result
