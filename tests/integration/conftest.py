@@ -8,6 +8,7 @@ from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 
 from deep_agent_service.server.devserver import DevServer
+from tests.support.fault_provider import FaultProvider
 from tests.support.server import launch
 
 
@@ -24,3 +25,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
 @pytest.fixture
 async def client(server: DevServer) -> AsyncIterator[LangGraphClient]:
     yield get_client(url=server.url)
+
+
+@pytest.fixture(scope="module")
+def provider() -> Iterator[FaultProvider]:
+    """The fault-injecting OpenAI-compatible provider on loopback, one per test module."""
+    with FaultProvider() as running:
+        yield running

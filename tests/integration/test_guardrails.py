@@ -19,7 +19,7 @@ from langgraph_sdk.client import LangGraphClient
 from deep_agent_service.server.devserver import DevServer
 from tests.support.chat import last_ai_text
 from tests.support.fault_provider import Fault, FaultProvider, Reply
-from tests.support.server import launch
+from tests.support.server import serving
 
 CORPUS: list[dict[str, str]] = json.loads((Path(__file__).parents[1] / "data" / "pii_corpus.json").read_text())[
     "samples"
@@ -48,19 +48,10 @@ GUARDED_ENV = {
 
 
 @pytest.fixture(scope="module")
-def provider() -> Iterator[FaultProvider]:
-    with FaultProvider() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
 def guarded_server(provider: FaultProvider, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
     env = {**GUARDED_ENV, "OPENAI_BASE_URL": provider.base_url}
-    running = launch(Path(tmp_path_factory.mktemp("guarded")), env=env)
-    try:
+    with serving(Path(tmp_path_factory.mktemp("guarded")), env) as running:
         yield running
-    finally:
-        running.stop()
 
 
 @pytest.fixture(scope="module")
@@ -76,11 +67,8 @@ def fallback_server(provider: FaultProvider, tmp_path_factory: pytest.TempPathFa
         "MODEL_RETRY_INITIAL_DELAY": "0.1",
         "TOKEN_BUDGET_USER_DAILY": "40",
     }
-    running = launch(Path(tmp_path_factory.mktemp("fallback")), env=env)
-    try:
+    with serving(Path(tmp_path_factory.mktemp("fallback")), env) as running:
         yield running
-    finally:
-        running.stop()
 
 
 @pytest.fixture

@@ -33,7 +33,7 @@ from deep_agent_service.server.devserver import (
 from tests.support.chat import last_ai_text
 from tests.support.fault_provider import Fault, FaultProvider, Reply
 from tests.support.postgres import scratch_database
-from tests.support.server import BASE_ENV, POSTGRES_STORE, launch
+from tests.support.server import BASE_ENV, POSTGRES_STORE, serving
 
 EMAIL = "dana.scully@fbi.example.gov"
 CARD = "4111 1111 1111 1111"
@@ -67,20 +67,10 @@ DEFAULTS_ENV = {
 
 
 @pytest.fixture(scope="module")
-def provider() -> Iterator[FaultProvider]:
-    with FaultProvider() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
 def guarded_server(provider: FaultProvider, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
-    running = launch(
-        Path(tmp_path_factory.mktemp("everywhere")), env={**GUARDED_ENV, "OPENAI_BASE_URL": provider.base_url}
-    )
-    try:
+    env = {**GUARDED_ENV, "OPENAI_BASE_URL": provider.base_url}
+    with serving(Path(tmp_path_factory.mktemp("everywhere")), env) as running:
         yield running
-    finally:
-        running.stop()
 
 
 def launch_concurrent(
