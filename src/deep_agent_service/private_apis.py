@@ -181,6 +181,14 @@ PRIVATE_APIS: tuple[PrivateAPI, ...] = (
         source_contains=("async def get_store(",),
     ),
     PrivateAPI(
+        "langgraph-runtime-inmem",
+        "0.36.7",
+        "langgraph_runtime_inmem.ops:Assistants.get",
+        "tenancy/assistant_lookup.py: a member's run that echoes its assistant's settings (stock UIs) is no override",
+        "(conn: 'InMemConnectionProto', assistant_id: 'UUID | str', ctx: 'Auth.types.BaseAuthContext | None' = None)"
+        " -> 'AsyncIterator[Assistant]'",
+    ),
+    PrivateAPI(
         "langgraph-api",
         "0.16.7",
         "langgraph_api.worker_runtime:",

@@ -25,6 +25,7 @@ from deep_agent_service.guardrails.state_writes import filter_run_payload
 from deep_agent_service.memory.server_store import server_store
 from deep_agent_service.memory.writes import MemoryQuotaError, check_quota, stamp, stamped, value_size
 from deep_agent_service.settings import Settings, get_settings
+from deep_agent_service.tenancy.assistant_lookup import NOT_FOUND, stored_assistant_settings
 from deep_agent_service.tenancy.credentials import Authenticator, build_authenticator, principal_dict
 from deep_agent_service.tenancy.identity import RunIdentity, Scope, encode_part, identity_from_user, stamp_run_assistant
 
@@ -59,8 +60,14 @@ def _stamp(value: Any, who: RunIdentity) -> None:
     _metadata(value).update(_owned(who))
 
 
-def _reject_spoofing(payload: Mapping[str, Any], who: RunIdentity, *, allow_settings: bool) -> None:
-    """Refuse identity keys (and, for members, assistant settings) in a run's config or context."""
+def _reject_spoofing(
+    payload: Mapping[str, Any], who: RunIdentity, *, allow_settings: bool, stored_settings: Any = NOT_FOUND
+) -> None:
+    """Refuse identity keys (and, for members, assistant settings) in a run's config or context.
+
+    `stored_settings` are the run's assistant's own settings: a member's run config that only
+    repeats them (stock UIs send the assistant's config back with every run) overrides nothing.
+    """
     config = payload.get("config") or {}
     sections = {
         "config.configurable": config.get("configurable") or {},
@@ -74,7 +81,8 @@ def _reject_spoofing(payload: Mapping[str, Any], who: RunIdentity, *, allow_sett
             raise forbidden(f"{where} must not carry identity keys {spoofed}: who you are comes from your credentials")
         if ASSISTANT_SETTINGS_KEY not in section:
             continue
-        if not (allow_settings and who.is_admin):
+        echo = section[ASSISTANT_SETTINGS_KEY] == stored_settings
+        if not ((allow_settings and who.is_admin) or echo):
             raise forbidden(
                 f"{where}.{ASSISTANT_SETTINGS_KEY} belongs to the assistant: ask an admin to update the "
                 "assistant instead of overriding it per run"
@@ -137,6 +145,15 @@ async def create_thread(ctx: Auth.types.AuthContext, value: Any) -> dict[str, st
     return _owned(who)
 
 
+async def _settings_to_compare(payload: Mapping[str, Any], assistant_id: Any, who: RunIdentity) -> Any:
+    """The assistant's stored settings, looked up only when a member's run config carries some."""
+    sections = ((payload.get("config") or {}).get("configurable") or {}, payload.get("context") or {})
+    carried = any(isinstance(section, Mapping) and ASSISTANT_SETTINGS_KEY in section for section in sections)
+    if who.is_admin or not carried:
+        return NOT_FOUND
+    return await stored_assistant_settings(str(assistant_id)) if assistant_id else NOT_FOUND
+
+
 def run_creator(pii: PIIFilter) -> Any:  # the SDK types handlers per action; this one serves both servers
     """The `threads.create_run` handler; `pii` filters the run's input before anything stores it."""
 
@@ -151,7 +168,9 @@ def run_creator(pii: PIIFilter) -> Any:  # the SDK types handlers per action; th
     async def create_run(ctx: Auth.types.AuthContext, value: Any) -> dict[str, str] | None:
         who = caller(ctx)
         if "kwargs" in value:  # langgraph-api: the filter keeps the run on the caller's own threads
-            _reject_spoofing(value["kwargs"] or {}, who, allow_settings=True)
+            kwargs = value["kwargs"] or {}
+            stored = await _settings_to_compare(kwargs, value.get("assistant_id"), who)
+            _reject_spoofing(kwargs, who, allow_settings=True, stored_settings=stored)
             filter_input(value["kwargs"])
             # A stateless run (and `if_not_exists="create"`) makes its thread from the run's metadata:
             # stamped, that thread is the caller's, so the caller can join its stream (e.g. via /mcp).
