@@ -18,8 +18,8 @@ async def stored_assistant_settings(assistant_id: str) -> Any:
     """The assistant's stored `configurable.assistant_settings` ({} when it has none), or `NOT_FOUND`
     when this server cannot tell (no langgraph-api runtime in the process, e.g. Aegra; no such id)."""
     try:
-        from langgraph_runtime.database import connect
-        from langgraph_runtime.ops import Assistants
+        from langgraph_runtime.database import connect  # type: ignore[import-untyped]
+        from langgraph_runtime.ops import Assistants  # type: ignore[import-untyped]
     except ImportError:
         return NOT_FOUND
     try:
