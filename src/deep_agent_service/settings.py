@@ -43,6 +43,23 @@ PROVIDER_KEY_VARIABLES: dict[str, str] = {
 # The optional extra that installs each provider's LangChain integration.
 PROVIDER_EXTRAS: dict[str, str] = {"anthropic": "anthropic", "openai": "openai"}
 
+SandboxProviderName = Literal["local", "langsmith", "daytona", "modal", "runloop"]
+
+# Set by the LangSmith Deployments control plane in every deployment's container (langgraph-api reads it to
+# tell a managed deployment from a self-hosted server; `langgraph deploy` refuses it as a reserved name).
+# That image has no bubblewrap, so there the sandbox provider defaults to LangSmith sandboxes.
+LANGSMITH_DEPLOYMENT_VARIABLE = "LANGSMITH_HOST_PROJECT_ID"
+
+
+def on_langsmith_deployment() -> bool:
+    """Whether this process runs on LangSmith Deployments (the platform's variable is set)."""
+    return bool(os.environ.get(LANGSMITH_DEPLOYMENT_VARIABLE, "").strip())
+
+
+def default_sandbox_provider() -> SandboxProviderName:
+    """The provider when SANDBOX_PROVIDER is unset: langsmith on LangSmith Deployments, local elsewhere."""
+    return "langsmith" if on_langsmith_deployment() else "local"
+
 
 AuthMode = Literal["local", "api_keys", "jwt"]
 
@@ -224,8 +241,10 @@ class SandboxSettings(_Group):
 
     model_config = SettingsConfigDict(env_prefix="SANDBOX_")
 
-    provider: Literal["local", "langsmith", "daytona", "modal", "runloop"] = Field(
-        default="local", description="Where `execute` runs: the embedded local provider or a cloud adapter."
+    provider: SandboxProviderName = Field(
+        default_factory=default_sandbox_provider,
+        description="Where `execute` runs: the embedded local provider or a cloud adapter "
+        "(unset: langsmith on LangSmith Deployments, local elsewhere).",
     )
     root: str = Field(default=".sandboxes", min_length=1, description="Local provider: workspace directory.")
     isolation: Literal["bwrap", "none"] = Field(
@@ -257,6 +276,11 @@ class SandboxSettings(_Group):
     server_url: str | None = Field(
         default=None, description="Reaper CLI: the LangGraph server asked whether threads/assistants exist."
     )
+
+    @property
+    def provider_detected(self) -> bool:
+        """Whether `provider` is the platform's default (SANDBOX_PROVIDER unset on LangSmith Deployments)."""
+        return "provider" not in self.model_fields_set and self.provider != "local"
 
     @field_validator("egress_allow", mode="before")
     @classmethod
