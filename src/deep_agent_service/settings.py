@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import (
+    AliasChoices,
     BaseModel,
     ConfigDict,
     Field,
@@ -362,7 +363,12 @@ class ServerSettings(_Group):
     deployment_name: str = Field(default="deep-agent", min_length=1, pattern=r"^[a-z0-9][a-z0-9-]*$")
     # Read by the langsmith library itself; validated here so "on without a key" fails at start-up.
     langsmith_tracing: bool = Field(default=False, description="Send traces to LangSmith (off: no network).")
-    langsmith_api_key: SecretStr | None = Field(default=None, description="LangSmith key, needed for tracing.")
+    # Either name, as the langsmith library reads it: LangSmith Deployments give a deployment LANGCHAIN_API_KEY.
+    langsmith_api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("LANGSMITH_API_KEY", "LANGCHAIN_API_KEY"),
+        description="LangSmith key, needed for tracing.",
+    )
     # --- the HTTP edge (server/edge.py) ---
     max_request_bytes: int = Field(
         default=4 * 1024 * 1024, ge=1024, description="Largest request body; a larger one answers 413."
