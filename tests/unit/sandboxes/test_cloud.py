@@ -27,6 +27,12 @@ THREAD = "1f0c9a52-77aa-4bb0-9f55-0e7d2d1b8c3a"
 LABELS = sandbox_labels("deep-agent", SandboxScope.THREAD, THREAD)
 
 
+def _sdk(module: str, extra: str) -> Any:
+    """The SDK module, or a skip where its extra is absent (the test venv); never skipped at the floors run."""
+    reason = f"extra {extra} not in this venv (tests/integration/test_cloud_extras.py runs this with it)"
+    return pytest.importorskip(module, reason=reason)
+
+
 def test_names_are_deterministic_and_fit_every_provider() -> None:
     providers = (langsmith.LangSmithProvider, daytona.DaytonaProvider, modal.ModalProvider, runloop.RunloopProvider)
     for rules in (provider.name_rules for provider in providers):
@@ -84,20 +90,20 @@ def test_langsmith_errors_are_classified() -> None:
 
 
 def test_daytona_errors_are_classified() -> None:
-    sdk = pytest.importorskip("daytona", reason="extra sandbox-daytona not installed")
+    sdk = _sdk("daytona", "sandbox-daytona")
     assert isinstance(daytona.DaytonaProvider.classify(sdk.DaytonaNotFoundError("no such sandbox")), SandboxGoneError)
     assert isinstance(daytona.DaytonaProvider.classify(sdk.DaytonaConnectionError("down")), SandboxUnreachableError)
     sdk.CreateSandboxFromSnapshotParams(**daytona.create_params("n", LABELS, 600, snapshot="s"))  # SDK accepts it
 
 
 def test_modal_errors_are_classified() -> None:
-    exceptions = pytest.importorskip("modal.exception", reason="extra sandbox-modal not installed")
+    exceptions = _sdk("modal.exception", "sandbox-modal")
     assert isinstance(modal.ModalProvider.classify(exceptions.NotFoundError("no such sandbox")), SandboxGoneError)
     assert isinstance(modal.ModalProvider.classify(exceptions.ConnectionError("down")), SandboxUnreachableError)
 
 
 def test_runloop_errors_are_classified() -> None:
-    sdk = pytest.importorskip("runloop_api_client", reason="extra sandbox-runloop not installed")
+    sdk = _sdk("runloop_api_client", "sandbox-runloop")
     import httpx
 
     request = httpx.Request("GET", "http://runloop.invalid/devboxes/x")
@@ -114,7 +120,7 @@ def _accepts(function: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
 
 
 def test_daytona_sdk_has_what_the_adapter_calls() -> None:
-    sdk = pytest.importorskip("daytona", reason="extra sandbox-daytona not installed")
+    sdk = _sdk("daytona", "sandbox-daytona")
     from langchain_daytona import DaytonaSandbox
 
     params = daytona.create_params("n", LABELS, 60, snapshot="base", network=True)
@@ -129,7 +135,7 @@ def test_daytona_sdk_has_what_the_adapter_calls() -> None:
 
 
 def test_modal_sdk_has_what_the_adapter_calls() -> None:
-    sdk = pytest.importorskip("modal", reason="extra sandbox-modal not installed")
+    sdk = _sdk("modal", "sandbox-modal")
     from langchain_modal import ModalSandbox
 
     _accepts(sdk.Sandbox.create, app=None, image=None, **modal.create_params("n", LABELS, 60, network=False))
@@ -142,7 +148,7 @@ def test_modal_sdk_has_what_the_adapter_calls() -> None:
 
 
 def test_runloop_sdk_has_what_the_adapter_calls() -> None:
-    sdk = pytest.importorskip("runloop_api_client", reason="extra sandbox-runloop not installed")
+    sdk = _sdk("runloop_api_client", "sandbox-runloop")
     from langchain_runloop import RunloopSandbox
     from runloop_api_client.types import DevboxView
 
