@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import (
+    AliasChoices,
     BaseModel,
     ConfigDict,
     Field,
@@ -42,6 +43,23 @@ PROVIDER_KEY_VARIABLES: dict[str, str] = {
 }
 # The optional extra that installs each provider's LangChain integration.
 PROVIDER_EXTRAS: dict[str, str] = {"anthropic": "anthropic", "openai": "openai"}
+
+SandboxProviderName = Literal["local", "langsmith", "daytona", "modal", "runloop"]
+
+# Set by the LangSmith Deployments control plane in every deployment's container (langgraph-api reads it to
+# tell a managed deployment from a self-hosted server; `langgraph deploy` refuses it as a reserved name).
+# That image has no bubblewrap, so there the sandbox provider defaults to LangSmith sandboxes.
+LANGSMITH_DEPLOYMENT_VARIABLE = "LANGSMITH_HOST_PROJECT_ID"
+
+
+def on_langsmith_deployment() -> bool:
+    """Whether this process runs on LangSmith Deployments (the platform's variable is set)."""
+    return bool(os.environ.get(LANGSMITH_DEPLOYMENT_VARIABLE, "").strip())
+
+
+def default_sandbox_provider() -> SandboxProviderName:
+    """The provider when SANDBOX_PROVIDER is unset: langsmith on LangSmith Deployments, local elsewhere."""
+    return "langsmith" if on_langsmith_deployment() else "local"
 
 
 AuthMode = Literal["local", "api_keys", "jwt"]
@@ -224,8 +242,10 @@ class SandboxSettings(_Group):
 
     model_config = SettingsConfigDict(env_prefix="SANDBOX_")
 
-    provider: Literal["local", "langsmith", "daytona", "modal", "runloop"] = Field(
-        default="local", description="Where `execute` runs: the embedded local provider or a cloud adapter."
+    provider: SandboxProviderName = Field(
+        default_factory=default_sandbox_provider,
+        description="Where `execute` runs: the embedded local provider or a cloud adapter "
+        "(unset: langsmith on LangSmith Deployments, local elsewhere).",
     )
     root: str = Field(default=".sandboxes", min_length=1, description="Local provider: workspace directory.")
     isolation: Literal["bwrap", "none"] = Field(
@@ -257,6 +277,11 @@ class SandboxSettings(_Group):
     server_url: str | None = Field(
         default=None, description="Reaper CLI: the LangGraph server asked whether threads/assistants exist."
     )
+
+    @property
+    def provider_detected(self) -> bool:
+        """Whether `provider` is the platform's default (SANDBOX_PROVIDER unset on LangSmith Deployments)."""
+        return "provider" not in self.model_fields_set and self.provider != "local"
 
     @field_validator("egress_allow", mode="before")
     @classmethod
@@ -338,7 +363,12 @@ class ServerSettings(_Group):
     deployment_name: str = Field(default="deep-agent", min_length=1, pattern=r"^[a-z0-9][a-z0-9-]*$")
     # Read by the langsmith library itself; validated here so "on without a key" fails at start-up.
     langsmith_tracing: bool = Field(default=False, description="Send traces to LangSmith (off: no network).")
-    langsmith_api_key: SecretStr | None = Field(default=None, description="LangSmith key, needed for tracing.")
+    # Either name, as the langsmith library reads it: LangSmith Deployments give a deployment LANGCHAIN_API_KEY.
+    langsmith_api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("LANGSMITH_API_KEY", "LANGCHAIN_API_KEY"),
+        description="LangSmith key, needed for tracing.",
+    )
     # --- the HTTP edge (server/edge.py) ---
     max_request_bytes: int = Field(
         default=4 * 1024 * 1024, ge=1024, description="Largest request body; a larger one answers 413."

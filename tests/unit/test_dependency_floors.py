@@ -4,28 +4,22 @@ versions the suite was run with (there is no lowest-versions job): raise them wh
 
 from __future__ import annotations
 
-import tomllib
 from importlib import metadata
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from deep_agent_service import PROJECT_ROOT
+from tests.support import pyproject
 
-# Extras whose packages the suite installs (make setup); the cloud sandbox extras are not installed.
+# Extras whose packages the test venv installs (make setup); the daytona / modal / runloop extras are
+# checked at their floors in a venv of their own (tests/integration/test_cloud_extras.py).
 TESTED_EXTRAS = ("dev", "openai", "anthropic", "postgres")
 
 
-def _floor(requirement: Requirement) -> Version | None:
-    floors = [Version(s.version.removesuffix(".*")) for s in requirement.specifier if s.operator in (">=", "==", "~=")]
-    return max(floors) if floors else None
-
-
 def _ours() -> list[Requirement]:
-    project = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]
-    extras = project["optional-dependencies"]
-    return [Requirement(r) for r in [*project["dependencies"], *(r for e in TESTED_EXTRAS for r in extras[e])]]
+    extras = [requirement for name in TESTED_EXTRAS for requirement in pyproject.extra(name)]
+    return [Requirement(raw) for raw in pyproject.project()["dependencies"]] + extras
 
 
 def _active(required: Requirement, extras: set[str]) -> bool:
@@ -40,15 +34,17 @@ def _floors_required_by_installed(name: str) -> list[tuple[str, Version]]:
     for dist in metadata.distributions():
         for raw in dist.requires or []:
             required = Requirement(raw)
-            if canonicalize_name(required.name) == name and _active(required, extras) and (floor := _floor(required)):
-                found.append((dist.metadata["Name"], floor))
+            if canonicalize_name(required.name) != name or not _active(required, extras):
+                continue
+            if theirs := pyproject.floor(required):
+                found.append((dist.metadata["Name"], theirs))
     return found
 
 
 def test_no_floor_is_below_what_an_installed_dependency_requires() -> None:
     too_low = []
     for requirement in _ours():
-        ours = _floor(requirement)
+        ours = pyproject.floor(requirement)
         for who, theirs in _floors_required_by_installed(canonicalize_name(requirement.name)):
             if ours is None or ours < theirs:
                 too_low.append(f"{requirement} (ours) < {requirement.name}>={theirs} ({who})")

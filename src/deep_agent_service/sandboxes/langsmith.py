@@ -2,7 +2,8 @@
 
 Boxes are looked up by name (`AsyncSandboxClient.get_sandbox`), created with the service's labels
 and `idle_ttl_seconds` (LangSmith stops idle boxes itself), and driven through deepagents'
-`LangSmithSandbox`. Credentials: `LANGSMITH_API_KEY` (read by the SDK). Not exercised live here.
+`LangSmithSandbox`. Credentials: `LANGSMITH_API_KEY`, or `LANGCHAIN_API_KEY` (the key LangSmith
+Deployments give a deployment), both read by the SDK. Not exercised live here.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from langsmith.utils import get_env_var
 from deep_agent_service.errors import ConfigurationError
 from deep_agent_service.sandboxes.cloud import CloudProvider
 from deep_agent_service.sandboxes.provider import SandboxInfo
-from deep_agent_service.settings import Settings
+from deep_agent_service.settings import LANGSMITH_DEPLOYMENT_VARIABLE, Settings
 
 
 def create_params(
@@ -75,10 +76,16 @@ class LangSmithProvider(CloudProvider):
 
 def provider_from_settings(settings: Settings, *, network: bool) -> LangSmithProvider:
     # Without a key the SDK builds a client anyway and every box fails later, on a user's run.
-    if not get_env_var("API_KEY"):
+    if not get_env_var("API_KEY"):  # LANGSMITH_API_KEY, or LANGCHAIN_API_KEY (what LangSmith Deployments set)
+        detected = (
+            f" (the default on LangSmith Deployments, detected from {LANGSMITH_DEPLOYMENT_VARIABLE}; "
+            "set SANDBOX_PROVIDER to choose another provider)"
+            if settings.sandbox.provider_detected
+            else ""
+        )
         raise ConfigurationError(
-            "invalid configuration: SANDBOX_PROVIDER=langsmith needs LANGSMITH_API_KEY: set it (on LangSmith "
-            "Deployments: as a secret of the deployment)"
+            f"invalid configuration: SANDBOX_PROVIDER=langsmith{detected} needs LANGSMITH_API_KEY "
+            "(or LANGCHAIN_API_KEY): set it as a secret of the deployment"
         )
     # Network policy is the snapshot's (proxy_config); `network` is not mapped here.
     return LangSmithProvider(ls.AsyncSandboxClient(), snapshot=settings.sandbox.template)

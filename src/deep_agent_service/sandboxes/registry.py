@@ -14,7 +14,7 @@ from deep_agent_service.errors import ConfigurationError
 from deep_agent_service.sandboxes.isolation import Isolation, IsolationUnavailableError, Limits, runs_as_root
 from deep_agent_service.sandboxes.local import LocalProvider, check_reachable_by_sandbox_user
 from deep_agent_service.sandboxes.provider import SandboxProvider
-from deep_agent_service.settings import Settings, get_settings
+from deep_agent_service.settings import LANGSMITH_DEPLOYMENT_VARIABLE, Settings, get_settings
 
 # provider name -> (module with a `provider_from_settings(settings, network)` function, pip extra)
 CLOUD_PROVIDERS: dict[str, tuple[str, str]] = {
@@ -93,6 +93,13 @@ def build_provider(settings: Settings, *, network: bool = False) -> SandboxProvi
             )
         except IsolationUnavailableError as error:
             raise ConfigurationError(f"invalid configuration: SANDBOX_ISOLATION=bwrap: {error}") from None
+    if settings.sandbox.provider_detected:
+        logger.info(
+            "SANDBOX_PROVIDER is unset and this is a LangSmith Deployment (%s is set): sandboxes are "
+            "LangSmith sandboxes (SANDBOX_PROVIDER=%s); set SANDBOX_PROVIDER to choose another provider",
+            LANGSMITH_DEPLOYMENT_VARIABLE,
+            settings.sandbox.provider,
+        )
     module_name, extra = CLOUD_PROVIDERS[settings.sandbox.provider]
     try:
         module = importlib.import_module(module_name)

@@ -2,13 +2,18 @@
 
 None of these services is reached from here (no network). The LangSmith SDK is a core dependency,
 so its adapter is also driven end to end against an in-memory stand-in of `AsyncSandboxClient`
-that raises the SDK's own exceptions. Daytona / Modal / Runloop classification tests need their
-extras installed (`pip install -e '.[sandbox-daytona]'` ...) and are skipped without them.
+that raises the SDK's own exceptions. The Daytona / Modal / Runloop tests (error classification, and
+every SDK call an adapter makes, checked against the SDK's signatures and models) need their extras,
+which the test venv does not install (they would move httpx and OpenTelemetry for the whole suite):
+they skip here, and tests/integration/test_cloud_extras.py runs this file in a venv with each extra
+installed at its pyproject floor, where none may skip.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -20,6 +25,12 @@ from deep_agent_service.sandboxes.provider import SandboxScope, encode_name, san
 
 THREAD = "1f0c9a52-77aa-4bb0-9f55-0e7d2d1b8c3a"
 LABELS = sandbox_labels("deep-agent", SandboxScope.THREAD, THREAD)
+
+
+def _sdk(module: str, extra: str) -> Any:
+    """The SDK module, or a skip where its extra is absent (the test venv); never skipped at the floors run."""
+    reason = f"extra {extra} not in this venv (tests/integration/test_cloud_extras.py runs this with it)"
+    return pytest.importorskip(module, reason=reason)
 
 
 def test_names_are_deterministic_and_fit_every_provider() -> None:
@@ -79,20 +90,20 @@ def test_langsmith_errors_are_classified() -> None:
 
 
 def test_daytona_errors_are_classified() -> None:
-    sdk = pytest.importorskip("daytona", reason="extra sandbox-daytona not installed")
+    sdk = _sdk("daytona", "sandbox-daytona")
     assert isinstance(daytona.DaytonaProvider.classify(sdk.DaytonaNotFoundError("no such sandbox")), SandboxGoneError)
     assert isinstance(daytona.DaytonaProvider.classify(sdk.DaytonaConnectionError("down")), SandboxUnreachableError)
     sdk.CreateSandboxFromSnapshotParams(**daytona.create_params("n", LABELS, 600, snapshot="s"))  # SDK accepts it
 
 
 def test_modal_errors_are_classified() -> None:
-    exceptions = pytest.importorskip("modal.exception", reason="extra sandbox-modal not installed")
+    exceptions = _sdk("modal.exception", "sandbox-modal")
     assert isinstance(modal.ModalProvider.classify(exceptions.NotFoundError("no such sandbox")), SandboxGoneError)
     assert isinstance(modal.ModalProvider.classify(exceptions.ConnectionError("down")), SandboxUnreachableError)
 
 
 def test_runloop_errors_are_classified() -> None:
-    sdk = pytest.importorskip("runloop_api_client", reason="extra sandbox-runloop not installed")
+    sdk = _sdk("runloop_api_client", "sandbox-runloop")
     import httpx
 
     request = httpx.Request("GET", "http://runloop.invalid/devboxes/x")
@@ -101,6 +112,54 @@ def test_runloop_errors_are_classified() -> None:
     assert isinstance(
         runloop.RunloopProvider.classify(sdk.APIConnectionError(request=request)), SandboxUnreachableError
     )
+
+
+def _accepts(function: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+    """The call `function(*args, **kwargs)` binds to the SDK's signature (TypeError names what does not)."""
+    inspect.signature(function).bind(*args, **kwargs)
+
+
+def test_daytona_sdk_has_what_the_adapter_calls() -> None:
+    sdk = _sdk("daytona", "sandbox-daytona")
+    from langchain_daytona import DaytonaSandbox
+
+    params = daytona.create_params("n", LABELS, 60, snapshot="base", network=True)
+    assert params.keys() <= sdk.CreateSandboxFromSnapshotParams.model_fields.keys()  # the model ignores unknowns
+    client, box = object(), object()
+    _accepts(sdk.Daytona.get, client, "name")
+    _accepts(sdk.Daytona.create, client, sdk.CreateSandboxFromSnapshotParams(**params))
+    _accepts(sdk.Daytona.delete, client, box)
+    _accepts(sdk.Daytona.list, client)
+    _accepts(DaytonaSandbox, sandbox=box)
+    assert {"name", "id", "labels"} <= sdk.Sandbox.model_fields.keys()  # what `_boxes` reads
+
+
+def test_modal_sdk_has_what_the_adapter_calls() -> None:
+    sdk = _sdk("modal", "sandbox-modal")
+    from langchain_modal import ModalSandbox
+
+    _accepts(sdk.Sandbox.create, app=None, image=None, **modal.create_params("n", LABELS, 60, network=False))
+    _accepts(sdk.Sandbox.from_name, "app", "name")
+    _accepts(sdk.Sandbox.list, app_id="app-id", tags=LABELS)
+    _accepts(sdk.App.lookup, "app", create_if_missing=True)
+    _accepts(sdk.Image.from_registry, "python:3.11")
+    _accepts(ModalSandbox, sandbox=object())
+    assert all(hasattr(sdk.Sandbox, name) for name in ("terminate", "get_tags", "object_id"))
+
+
+def test_runloop_sdk_has_what_the_adapter_calls() -> None:
+    sdk = _sdk("runloop_api_client", "sandbox-runloop")
+    from langchain_runloop import RunloopSandbox
+    from runloop_api_client.types import DevboxView
+
+    client = sdk.RunloopSDK(bearer_token="not-a-real-token")  # builds HTTP clients, calls nothing
+    devboxes = client.api.devboxes
+    _accepts(devboxes.create_and_await_running, **runloop.create_params("n", LABELS, 60, blueprint="bp"))
+    _accepts(devboxes.list, status="running")
+    _accepts(devboxes.shutdown, "devbox-id")
+    _accepts(client.devbox.from_id, "devbox-id")
+    _accepts(RunloopSandbox, devbox=object())
+    assert {"name", "id", "metadata", "create_time_ms"} <= DevboxView.model_fields.keys()  # what `_boxes` reads
 
 
 class _Box:

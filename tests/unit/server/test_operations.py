@@ -52,10 +52,14 @@ def test_langgraph_api_run_values_are_left_alone() -> None:
 def test_tracing_without_a_key_fails_at_start_up(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("LANGSMITH_API_KEY", raising=False)
+    monkeypatch.delenv("LANGCHAIN_API_KEY", raising=False)
     assert load_settings().server.langsmith_tracing is False
     monkeypatch.setenv("LANGSMITH_TRACING", "true")
     with pytest.raises(ConfigurationError, match="LANGSMITH_TRACING=true needs LANGSMITH_API_KEY"):
         load_settings()
+    # the name LangSmith Deployments give a deployment's key, which the langsmith library reads too
+    monkeypatch.setenv("LANGCHAIN_API_KEY", "lsv2-unit-test-not-a-real-key")
+    assert load_settings().server.langsmith_tracing is True
 
 
 class _Recorder(BaseHTTPRequestHandler):
