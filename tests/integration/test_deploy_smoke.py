@@ -49,9 +49,12 @@ IMAGE_VARIABLES = ("LANGSERVE_GRAPHS", "LANGGRAPH_AUTH", "LANGGRAPH_HTTP", "LANG
 IMAGE_INSTALL = re.compile(r"uv pip install --system --no-cache-dir -c /api/constraints\.txt -e \.\)")
 # What the base image has before the project is installed: the server and (here) its in-memory runtime.
 BASE_PACKAGES = ("langgraph-api", "langgraph-runtime-inmem")
-# Never part of an image build from a clean checkout: (re)created locally by setup, builds and runs.
-NOT_COPIED = (".git", ".venv", ".venv-aegra", "node_modules", ".env", "*_cache", ".hypothesis", "__pycache__")
-NOT_COPIED += (".langgraph_api", ".sandboxes", "*.egg-info")
+# What the image build leaves out: the checkout's .dockerignore (local state, secrets, rebuilt artefacts).
+NOT_COPIED = tuple(
+    line.strip().removeprefix("**/")
+    for line in (PROJECT_ROOT / ".dockerignore").read_text().splitlines()
+    if line.strip() and not line.startswith("#")
+)
 # LangSmith Deployments' variables in every deployment's container (values made up; the key is the one the
 # platform gives the deployment), and what the README asks to set: no SANDBOX_PROVIDER.
 PLATFORM_VARIABLES = {
