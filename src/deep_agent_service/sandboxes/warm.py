@@ -65,7 +65,7 @@ BOOT = (
 )
 # Runs inside the box as its pid 1. Protocol on `sock` (SOCK_SEQPACKET, one message each):
 # host -> helper: JSON {"script", "command"} with fds [stdin, stdout]; or b"K" (kill the command).
-# helper -> host: b"R" (ready, once), then b"X<exit code>" per command.
+# helper -> host: b"R" (ready, once), then per command b"S" (started) and b"X<exit code>".
 HELPER = r"""
 import ctypes, json, os, select, shutil, signal, socket
 ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0: no ptrace from commands
@@ -110,10 +110,12 @@ while True:
         os.environ,
         file_actions=[(os.POSIX_SPAWN_DUP2, fd, target) for fd, target in ((fds[0], 0), (fds[1], 1), (fds[1], 2))],
         setsid=True,
-        setsigdef=(signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE, signal.SIGXFSZ),  # Python ignores the last two
+        # Python ignores SIGPIPE and SIGXFSZ; the command gets the defaults (a file-size kill is reported)
+        setsigdef=(signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE, signal.SIGXFSZ),
     )
     for fd in fds:
         os.close(fd)
+    sock.send(b"S")
     pidfd = os.pidfd_open(pid)
     gone = False
     while True:
@@ -242,6 +244,9 @@ class WarmJob(CommandJob):
             os.close(out_w)
             os.close(in_r)
             out_w = in_r = -1
+            if not self._started(init):  # the helper died before it ran the command: run it cold
+                self.pool.discard(self.key, init)
+                return None
             chunks, truncated, timed_out, over_disk = self._pump(stdout, stdin)
             if truncated or timed_out or over_disk:
                 init.kill_command()
@@ -270,6 +275,18 @@ class WarmJob(CommandJob):
 
     def _over_disk(self) -> bool:
         return disk_usage(self.workspace, self.disk_cap) > self.disk_cap
+
+    @staticmethod
+    def _started(init: WarmInit) -> bool:
+        # bubblewrap holds a copy of the helper's socket end: a dead helper reads as EOF once it exits
+        init.sock.settimeout(START_SECONDS)
+        try:
+            return init.sock.recv(16) == b"S"
+        except OSError:
+            return False
+        finally:
+            with contextlib.suppress(OSError):
+                init.sock.settimeout(None)
 
     @staticmethod
     def _exit_code(init: WarmInit) -> int | None:
@@ -303,6 +320,11 @@ class WarmPool:
     def __len__(self) -> int:
         with self._lock:
             return len(self._inits)
+
+    def init_of(self, key: str) -> WarmInit | None:
+        """The box's live init, if any (the bench and tests look at its process)."""
+        with self._lock:
+            return self._inits.get(key)
 
     def lease(self, key: str, workspace: Path) -> WarmInit | None:
         """The box's init, started if needed and locked for one command; None when busy or unavailable."""
