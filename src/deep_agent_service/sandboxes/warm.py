@@ -31,6 +31,8 @@ import functools
 import json
 import logging
 import os
+import queue
+import select
 import signal
 import socket
 import subprocess
@@ -104,6 +106,7 @@ while True:
     req = json.loads(msg)
     for fd in fds:
         os.set_inheritable(fd, False)  # only the dup2 copies (0, 1, 2) reach the command
+    sock.send(b"S")  # before the spawn: "S" means the command may have run, so it is never run twice
     pid = os.posix_spawn(
         "/bin/sh",
         ["/bin/sh", "-c", req["script"], "sandbox", req["command"]],
@@ -115,7 +118,6 @@ while True:
     )
     for fd in fds:
         os.close(fd)
-    sock.send(b"S")
     pidfd = os.pidfd_open(pid)
     gone = False
     while True:
@@ -244,13 +246,15 @@ class WarmJob(CommandJob):
             os.close(out_w)
             os.close(in_r)
             out_w = in_r = -1
-            if not self._started(init):  # the helper died before it ran the command: run it cold
-                self.pool.discard(self.key, init)
-                return None
             chunks, truncated, timed_out, over_disk = self._pump(stdout, stdin)
             if truncated or timed_out or over_disk:
                 init.kill_command()
-            exit_code = self._exit_code(init)
+            # read after the output, not before: one wake-up less per command
+            if _recv(init.sock, START_SECONDS) != b"S":  # the helper died before it ran the command: run it cold
+                self.pool.discard(self.key, init)
+                return None
+            reply = _recv(init.sock, REAP_WAIT_SECONDS)
+            exit_code = int(reply[1:]) if reply.startswith(b"X") else None
         finally:
             for fd in (out_w, in_r):
                 if fd >= 0:
@@ -276,31 +280,16 @@ class WarmJob(CommandJob):
     def _over_disk(self) -> bool:
         return disk_usage(self.workspace, self.disk_cap) > self.disk_cap
 
-    @staticmethod
-    def _started(init: WarmInit) -> bool:
-        # bubblewrap holds a copy of the helper's socket end: a dead helper reads as EOF once it exits
-        init.sock.settimeout(START_SECONDS)
-        try:
-            return init.sock.recv(16) == b"S"
-        except OSError:
-            return False
-        finally:
-            with contextlib.suppress(OSError):
-                init.sock.settimeout(None)
 
-    @staticmethod
-    def _exit_code(init: WarmInit) -> int | None:
-        init.sock.settimeout(REAP_WAIT_SECONDS)
-        try:
-            reply = init.sock.recv(64)
-        except OSError:
-            reply = b""
-        finally:
-            with contextlib.suppress(OSError):
-                init.sock.settimeout(None)
-        if not reply.startswith(b"X"):
-            return None
-        return int(reply[1:])
+def _recv(sock: socket.socket, timeout: float) -> bytes:
+    """One message, or b"" on EOF, error or timeout (bubblewrap holds a copy of the helper's end:
+    a dead helper reads as EOF once bubblewrap exits). The socket stays blocking: no fcntl per call."""
+    try:
+        if not select.select([sock], [], [], timeout)[0]:
+            return b""
+        return sock.recv(64)
+    except OSError:
+        return b""
 
 
 class WarmPool:
@@ -312,6 +301,10 @@ class WarmPool:
         self._inits: OrderedDict[str, WarmInit] = OrderedDict()
         self._lock = threading.Lock()
         self._watcher: threading.Thread | None = None
+        self._starter: threading.Thread | None = None
+        self._queue: queue.SimpleQueue[tuple[str, Path]] = queue.SimpleQueue()
+        self._starting: set[str] = set()
+        self._cancelled: set[str] = set()  # boxes deleted while their init was starting
 
     @property
     def enabled(self) -> bool:
@@ -327,7 +320,7 @@ class WarmPool:
             return self._inits.get(key)
 
     def lease(self, key: str, workspace: Path) -> WarmInit | None:
-        """The box's init, started if needed and locked for one command; None when busy or unavailable."""
+        """The box's init, locked for one command; None (run cold) when busy, starting or unavailable."""
         evicted: list[WarmInit] = []
         with self._lock:
             init = self._inits.get(key)
@@ -342,26 +335,43 @@ class WarmPool:
                 self._inits.move_to_end(key)
         for old in evicted:
             old.stop()
-        if init is not None:
-            return init
-        try:
-            init = WarmInit(workspace)
-        except (OSError, WarmInitError) as error:
-            logger.warning("sandbox warm init failed, running cold: %s", error)
-            return None
-        init.busy.acquire()
-        with self._lock:
-            raced = self._inits.get(key)
-            if raced is not None:  # another thread started one meanwhile: keep theirs
-                evicted.append(init)
-                init = None
-            else:
-                self._inits[key] = init
-                evicted += self._over_cap()
-            self._start_watcher()
-        for old in evicted:
-            old.stop()
+        if init is None:
+            self._start_later(key, workspace)
         return init
+
+    def _start_later(self, key: str, workspace: Path) -> None:
+        """Start the box's init on the starter thread; this command runs cold meanwhile, so a first
+        command (or the first after a crash) costs what a cold one does, not an interpreter start."""
+        with self._lock:
+            if key in self._starting:
+                return
+            self._starting.add(key)
+            if self._starter is None or not self._starter.is_alive():
+                # one long-lived thread: bubblewrap's --die-with-parent follows the thread that started it
+                self._starter = threading.Thread(target=self._start_loop, name="sandbox-warm-start", daemon=True)
+                self._starter.start()
+        self._queue.put((key, workspace))
+
+    def _start_loop(self) -> None:
+        while True:
+            key, workspace = self._queue.get()
+            try:
+                init: WarmInit | None = WarmInit(workspace)
+            except (OSError, WarmInitError) as error:
+                logger.warning("sandbox warm init failed, commands run cold: %s", error)
+                init = None
+            evicted: list[WarmInit] = []
+            with self._lock:
+                self._starting.discard(key)
+                if init is not None and (key in self._cancelled or key in self._inits):
+                    evicted.append(init)
+                elif init is not None:
+                    self._inits[key] = init
+                    evicted += self._over_cap()
+                    self._start_watcher()
+                self._cancelled.discard(key)
+            for old in evicted:
+                old.stop()
 
     def _over_cap(self) -> list[WarmInit]:
         """Idle inits beyond the cap, least recently used first (a busy one stops once idle)."""
@@ -386,6 +396,8 @@ class WarmPool:
         """Stop the box's init (box deleted); waits for a running command's lock to be released."""
         with self._lock:
             init = self._inits.pop(key, None)
+            if key in self._starting:
+                self._cancelled.add(key)
         if init is not None:
             init.stop()
 

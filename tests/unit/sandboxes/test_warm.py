@@ -6,7 +6,7 @@ import asyncio
 import os
 import signal
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -34,8 +34,11 @@ def provider(pool: WarmPool) -> LocalProvider:
 
 
 async def _box(provider: LocalProvider, name: str = "box") -> LocalSandbox:
+    """A box whose warm init is running (its first command ran cold and started it)."""
     box = (await provider.get_or_create(name, {}, 3600)).sandbox
     assert isinstance(box, LocalSandbox)
+    assert (await box.aexecute("true")).exit_code == 0
+    await _init(provider.warm, box)
     return box
 
 
@@ -45,19 +48,21 @@ def kill_helper(init: WarmInit) -> None:
     os.kill(int(children.split()[0]), signal.SIGKILL)
 
 
-def _init(pool: WarmPool, box: LocalSandbox) -> WarmInit:
-    init = pool.init_of(box.id)
-    assert init is not None, "the command should have left a warm init running"
-    return init
-
-
-async def _wait_for(condition: object, seconds: float = 10.0) -> bool:
+async def _wait_for(condition: Callable[[], object], seconds: float = 10.0) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if callable(condition) and condition():
+        if condition():
             return True
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.02)
     return False
+
+
+async def _init(pool: WarmPool, box: LocalSandbox) -> WarmInit:
+    """The box's init: a first command runs cold and starts one in the background."""
+    assert await _wait_for(lambda: pool.init_of(box.id)), "the command should have started a warm init"
+    init = pool.init_of(box.id)
+    assert init is not None
+    return init
 
 
 async def test_commands_reuse_one_init_and_keep_the_allowlisted_environment(
@@ -65,11 +70,11 @@ async def test_commands_reuse_one_init_and_keep_the_allowlisted_environment(
 ) -> None:
     box = await _box(provider)
     first = await box.aexecute("echo x > /f; id -u")
-    pid = _init(pool, box).process.pid
+    pid = (await _init(pool, box)).process.pid
     second = await box.aexecute("cat /f; grep CapEff /proc/self/status; env | cut -d= -f1 | sort")
     assert first.output == "1000\n" and first.exit_code == 0
     assert second.output == "x\nCapEff:\t0000000000000000\nHOME\nLANG\nPATH\nPWD\nTERM\n"
-    assert _init(pool, box).process.pid == pid, "the second command ran in the same init"
+    assert (await _init(pool, box)).process.pid == pid, "the second command ran in the same init"
     assert (await box.aexecute("exit 7")).exit_code == 7
 
 
@@ -94,12 +99,12 @@ async def test_timeout_kills_the_whole_group_and_double_forked_escapees(provider
 async def test_a_command_cannot_kill_or_trace_the_helper(provider: LocalProvider, pool: WarmPool) -> None:
     box = await _box(provider)
     await box.aexecute("true")
-    pid = _init(pool, box).process.pid
+    pid = (await _init(pool, box)).process.pid
     attack = await box.aexecute("kill -9 1; kill -9 -1; cat /proc/1/environ; echo still here")
     assert "still here" in attack.output
     assert "Permission denied" in (await box.aexecute("cat /proc/1/mem; ls -l /proc/1/fd/")).output
     assert (await box.aexecute("echo ok")).output == "ok\n"
-    assert _init(pool, box).process.pid == pid, "the init survived the command's attack"
+    assert (await _init(pool, box)).process.pid == pid, "the init survived the command's attack"
 
 
 async def test_concurrent_commands_cannot_see_or_kill_each_other(provider: LocalProvider) -> None:
@@ -115,19 +120,18 @@ async def test_concurrent_commands_cannot_see_or_kill_each_other(provider: Local
 async def test_a_crashed_helper_is_restarted_on_the_next_command(provider: LocalProvider, pool: WarmPool) -> None:
     box = await _box(provider)
     await box.aexecute("echo x > /kept")
-    old = _init(pool, box)
+    old = await _init(pool, box)
     kill_helper(old)
     assert (await box.aexecute("cat /kept")).output == "x\n"
     assert (await box.aexecute("cat /kept")).output == "x\n"
-    assert _init(pool, box).process.pid != old.process.pid
+    assert (await _init(pool, box)).process.pid != old.process.pid
     assert old.process.poll() is not None
 
 
 async def test_idle_inits_stop_and_the_next_command_starts_one() -> None:
-    pool = WarmPool(0.3, 4)
+    pool = WarmPool(0.5, 4)
     box = await _box(LocalProvider(sandbox_root(), limits=LIMITS, warm=pool))
-    await box.aexecute("true")
-    init = _init(pool, box)
+    init = await _init(pool, box)
     assert await _wait_for(lambda: init.process.poll() is not None), "the idle init should have stopped"
     assert len(pool) == 0
     assert (await box.aexecute("echo back")).output == "back\n"
@@ -137,16 +141,15 @@ async def test_idle_inits_stop_and_the_next_command_starts_one() -> None:
 async def test_live_inits_are_capped_least_recently_used_first() -> None:
     pool = WarmPool(60, 2)
     provider = LocalProvider(sandbox_root(), limits=LIMITS, warm=pool)
-    boxes = [await _box(provider, f"b{i}") for i in range(3)]
     try:
-        await boxes[0].aexecute("true")
-        first = _init(pool, boxes[0])
-        await boxes[1].aexecute("true")
-        await boxes[0].aexecute("true")  # b0 is now more recent than b1
-        await boxes[2].aexecute("true")
+        b0 = await _box(provider, "b0")
+        first = await _init(pool, b0)
+        b1 = await _box(provider, "b1")
+        await b0.aexecute("true")  # b0 is now more recent than b1
+        b2 = await _box(provider, "b2")
         assert len(pool) == 2
-        assert pool.init_of(boxes[1].id) is None and pool.init_of(boxes[0].id) is first
-        assert (await boxes[1].aexecute("echo b1")).output == "b1\n"
+        assert pool.init_of(b1.id) is None and pool.init_of(b0.id) is first and pool.init_of(b2.id) is not None
+        assert (await b1.aexecute("echo b1")).output == "b1\n", "an evicted box runs cold, then warm again"
     finally:
         await asyncio.to_thread(pool.stop_all)
 
@@ -154,7 +157,7 @@ async def test_live_inits_are_capped_least_recently_used_first() -> None:
 async def test_deleting_a_box_stops_its_init(provider: LocalProvider, pool: WarmPool) -> None:
     box = await _box(provider, "gone")
     await box.aexecute("true")
-    init = _init(pool, box)
+    init = await _init(pool, box)
     assert await provider.delete("gone")
     assert init.process.poll() is not None and pool.init_of(box.id) is None
 
