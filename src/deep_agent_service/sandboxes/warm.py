@@ -405,6 +405,7 @@ class WarmPool:
         with self._lock:
             inits = list(self._inits.values())
             self._inits.clear()
+            self._cancelled |= self._starting
         for init in inits:
             init.stop()
 
