@@ -259,6 +259,10 @@ class SandboxSettings(_Group):
     max_processes: int = Field(default=256, ge=8, description="Process limit of one command.")
     max_file_mb: int = Field(default=100, ge=1, description="Largest file a command may write.")
     disk_mb: int = Field(default=1024, ge=1, description="Disk cap of one workspace.")
+    warm_seconds: float = Field(
+        default=60.0, ge=0, description="Local boxes: idle time after which a box's warm init stops; 0 = cold path."
+    )
+    warm_max: int = Field(default=32, ge=1, description="Local boxes: live warm inits per server process (LRU).")
     sync_max_file_bytes: int = Field(default=1024 * 1024, ge=1, description="Largest file synced in or out.")
     egress_allow: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(),

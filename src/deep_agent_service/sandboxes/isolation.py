@@ -40,7 +40,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 from stat import S_ISREG
-from typing import TypeVar
+from typing import IO, TypeVar
 
 from deep_agent_service.errors import ServiceError
 from deep_agent_service.sandboxes.network import BOX_RESOLV_CONF, BoxNetwork, EgressPolicy, NetworkSetupError
@@ -291,9 +291,22 @@ def build_argv(
 ) -> list[str]:
     """The command line of one sandboxed command; a networked one (`pipes`) gets its own network namespace."""
     # The command is passed as $1 and run by `eval` after the limits are set: no quoting games.
-    shell = ["/bin/sh", "-c", f'{limits_prologue(limits or Limits())}; eval "$1"', "sandbox", command]
+    shell = ["/bin/sh", "-c", shell_script(limits or Limits()), "sandbox", command]
     if isolation is Isolation.NONE:
         return shell
+    return box_argv(workspace, shell, network=network, pipes=pipes)
+
+
+def shell_script(limits: Limits) -> str:
+    """The sandbox shell's script: lower the limits, then run the command given as $1."""
+    return f'{limits_prologue(limits)}; eval "$1"'
+
+
+def box_argv(
+    workspace: Path, inner: list[str], *, network: bool, pipes: NetworkPipes | None = None, extra: tuple[str, ...] = ()
+) -> list[str]:
+    """Bubblewrap around `inner`: the workspace as root, system mounts, the allowlisted environment;
+    `extra` options come after the mounts (they may remount them)."""
     env_args: list[str] = ["--clearenv"]
     for key, value in SANDBOX_ENV.items():
         env_args += ["--setenv", key, value]
@@ -304,10 +317,11 @@ def build_argv(
         "/",
         *_system_binds(network),
         *_network_args(pipes),
+        *extra,
         *env_args,
         "--chdir",
         "/",
-        *shell,
+        *inner,
     ]
 
 
@@ -473,7 +487,8 @@ class CommandJob:
                 except NetworkSetupError as error:
                     return RunResult(output=f"[sandbox: {error}; the command did not run]".encode(), exit_code=None)
                 pipes.release()
-            chunks, truncated, timed_out, over_disk = self._pump(process)
+            assert process.stdout is not None
+            chunks, truncated, timed_out, over_disk = self._pump(process.stdout, process.stdin)
         finally:
             if network:
                 network.stop()
@@ -495,9 +510,8 @@ class CommandJob:
             over_disk=over_disk,
         )
 
-    def _pump(self, process: subprocess.Popen[bytes]) -> tuple[list[bytes], bool, bool, bool]:
+    def _pump(self, stdout: IO[bytes], stdin: IO[bytes] | None) -> tuple[list[bytes], bool, bool, bool]:
         """Read output, feed input, enforce the time limit, output cap and disk cap, until EOF."""
-        assert process.stdout is not None
         chunks: list[bytes] = []
         size = 0
         pending = memoryview(self.stdin or b"")
@@ -506,13 +520,13 @@ class CommandJob:
         interval = DISK_POLL_SECONDS
         next_poll = started + interval
         with selectors.DefaultSelector() as selector:
-            selector.register(process.stdout, selectors.EVENT_READ)
-            if process.stdin is not None:
+            selector.register(stdout, selectors.EVENT_READ)
+            if stdin is not None:
                 if pending:
-                    os.set_blocking(process.stdin.fileno(), False)
-                    selector.register(process.stdin, selectors.EVENT_WRITE)
+                    os.set_blocking(stdin.fileno(), False)
+                    selector.register(stdin, selectors.EVENT_WRITE)
                 else:
-                    process.stdin.close()
+                    stdin.close()
             while True:
                 now = time.monotonic()
                 if now >= deadline:
@@ -525,8 +539,8 @@ class CommandJob:
                     next_poll = time.monotonic() + interval
                     continue
                 for key, _ in selector.select(min(deadline, next_poll) - now):
-                    if key.fileobj is process.stdout:
-                        chunk = os.read(process.stdout.fileno(), 65536)
+                    if key.fileobj is stdout:
+                        chunk = os.read(stdout.fileno(), 65536)
                         if not chunk:
                             return chunks, False, False, False
                         room = self.cap - size
@@ -534,23 +548,22 @@ class CommandJob:
                         size += min(len(chunk), room)
                         if len(chunk) > room:  # stop producing: output past the cap is never read
                             return chunks, True, False, False
-                    else:
-                        pending = self._feed(process, pending, selector)
+                    elif stdin is not None:
+                        pending = self._feed(stdin, pending, selector)
 
     @staticmethod
-    def _feed(process: subprocess.Popen[bytes], pending: memoryview, selector: selectors.BaseSelector) -> memoryview:
+    def _feed(stdin: IO[bytes], pending: memoryview, selector: selectors.BaseSelector) -> memoryview:
         """Write what the pipe takes now; close stdin once everything is written (or nobody reads)."""
-        assert process.stdin is not None
         try:
-            written = os.write(process.stdin.fileno(), pending[:65536])
+            written = os.write(stdin.fileno(), pending[:65536])
         except BlockingIOError:
             return pending
         except (BrokenPipeError, ConnectionResetError):
             written = len(pending)
         pending = pending[written:]
         if not pending:
-            selector.unregister(process.stdin)
-            process.stdin.close()
+            selector.unregister(stdin)
+            stdin.close()
         return pending
 
 

@@ -66,6 +66,7 @@ from deep_agent_service.sandboxes.isolation import (
 from deep_agent_service.sandboxes.network import INSTALL_HINT as NETWORK_INSTALL_HINT
 from deep_agent_service.sandboxes.network import slirp_path
 from deep_agent_service.sandboxes.provider import DEFAULT_NAME_RULES, Acquired, NameRules, SandboxInfo
+from deep_agent_service.sandboxes.warm import WarmJob, WarmPool, shared_pool
 
 T = TypeVar("T")
 
@@ -163,8 +164,18 @@ class _Paths:
 class LocalSandbox(BaseSandbox):
     """One local sandbox: a workspace directory; commands under bubblewrap (see isolation.py)."""
 
-    def __init__(self, name: str, sandbox_id: str, box: Path, limits: Limits, *, network: bool = False) -> None:
+    def __init__(
+        self,
+        name: str,
+        sandbox_id: str,
+        box: Path,
+        limits: Limits,
+        *,
+        network: bool = False,
+        warm: WarmPool | None = None,
+    ) -> None:
         self.name = name
+        self._warm = warm if warm is not None and warm.enabled and not network else None
         self._id = sandbox_id
         self._paths = _Paths(box)
         self._limits = limits
@@ -210,6 +221,29 @@ class LocalSandbox(BaseSandbox):
             os.utime(fd)
         os.close(fd)
 
+    def _job(self, command: str, *, timeout: float, stdin: bytes | None, output: int | None) -> CommandJob:
+        """The command's job: on the box's warm init when there is one (warm.py), else a fresh bubblewrap."""
+        if self._warm is not None:
+            return WarmJob(
+                self._warm,
+                self._id,
+                self._paths.workspace,
+                command,
+                limits=self._limits,
+                timeout=timeout,
+                stdin=stdin,
+                output_bytes=output,
+            )
+        return CommandJob(
+            self._paths.workspace,
+            command,
+            limits=self._limits,
+            network=self._network,
+            timeout=timeout,
+            stdin=stdin,
+            output_bytes=output,
+        )
+
     async def _run(
         self,
         command: str,
@@ -231,15 +265,7 @@ class LocalSandbox(BaseSandbox):
                 raise SandboxUnreachableError(f"sandbox {self.name}: {error}") from error
             try:
                 for attempt in range(2):
-                    job = CommandJob(
-                        self._paths.workspace,
-                        command,
-                        limits=self._limits,
-                        network=self._network,
-                        timeout=timeout,
-                        stdin=stdin,
-                        output_bytes=output,
-                    )
+                    job = self._job(command, timeout=timeout, stdin=stdin, output=output)
                     jobs.append(job)
                     if stop.is_set():
                         job.kill()
@@ -381,6 +407,7 @@ class LocalProvider:
         limits: Limits | None = None,
         isolation: Isolation = Isolation.BWRAP,
         network: bool = False,
+        warm: WarmPool | None = None,
     ) -> None:
         check_isolation(isolation)
         if network and isolation is Isolation.BWRAP and slirp_path() is None:
@@ -391,12 +418,14 @@ class LocalProvider:
         self.limits = limits or Limits()
         self.isolation = isolation
         self.network = network
+        # warm inits (one running bubblewrap per box) unless disabled with a pool of warm_seconds 0
+        self.warm = warm if warm is not None else shared_pool()
 
     def with_network(self, network: bool) -> LocalProvider:
         """The same sandboxes, with commands allowed (or not) to use the network."""
         if network == self.network:
             return self
-        return LocalProvider(self.root, limits=self.limits, isolation=self.isolation, network=network)
+        return LocalProvider(self.root, limits=self.limits, isolation=self.isolation, network=network, warm=self.warm)
 
     def _box(self, name: str) -> Path:
         if not name or "/" in name or name.startswith("."):
@@ -407,7 +436,7 @@ class LocalProvider:
         box = self._box(name)
         if self.isolation is Isolation.NONE:
             return UnisolatedLocalSandbox(name, sandbox_id, box, self.limits)
-        return LocalSandbox(name, sandbox_id, box, self.limits, network=self.network)
+        return LocalSandbox(name, sandbox_id, box, self.limits, network=self.network, warm=self.warm)
 
     # --- blocking parts (run in worker threads) ---
 
@@ -461,11 +490,13 @@ class LocalProvider:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 raise SandboxBusyError(f"sandbox {name} is running a command; not deleted") from None
+            sandbox_id = os.pread(fd, 64, 0).decode().strip()
             trash = self.root / ".trash" / f"{name}-{uuid.uuid4().hex}"
             trash.parent.mkdir(parents=True, exist_ok=True)
             box.rename(trash)  # from here on the name is free; a new box can be created at once
         finally:
             os.close(fd)
+        self.warm.stop(sandbox_id)  # its init would keep the (now trashed) workspace mounted
         gone = self.root / ".gone"
         gone.mkdir(exist_ok=True)
         (gone / f"{name}.json").write_text(json.dumps({"reason": reason, "deleted_at": time.time()}))

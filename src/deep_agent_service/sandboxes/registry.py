@@ -14,6 +14,7 @@ from deep_agent_service.errors import ConfigurationError
 from deep_agent_service.sandboxes.isolation import Isolation, IsolationUnavailableError, Limits, runs_as_root
 from deep_agent_service.sandboxes.local import LocalProvider, check_reachable_by_sandbox_user
 from deep_agent_service.sandboxes.provider import SandboxProvider
+from deep_agent_service.sandboxes.warm import shared_pool
 from deep_agent_service.settings import LANGSMITH_DEPLOYMENT_VARIABLE, Settings, get_settings
 
 # provider name -> (module with a `provider_from_settings(settings, network)` function, pip extra)
@@ -90,6 +91,7 @@ def build_provider(settings: Settings, *, network: bool = False) -> SandboxProvi
                 limits=local_limits(settings),
                 isolation=Isolation(settings.sandbox.isolation),
                 network=network,
+                warm=shared_pool(settings.sandbox.warm_seconds, settings.sandbox.warm_max),
             )
         except IsolationUnavailableError as error:
             raise ConfigurationError(f"invalid configuration: SANDBOX_ISOLATION=bwrap: {error}") from None

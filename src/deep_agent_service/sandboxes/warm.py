@@ -1,0 +1,441 @@
+"""Warm boxes: one long-lived bubblewrap per box, with a small exec helper inside, asked per command.
+
+A cold command pays for a new bubblewrap (namespaces, mounts) every time (~8 ms). A warm box keeps
+one running: the helper (`HELPER`, run by the system's Python, bind-mounted read-only like all of
+`/usr`) is the pid 1 of the box's pid namespace and runs one command per request, over a Unix
+socket that also carries the command's stdin and stdout pipes (SCM_RIGHTS), so the output loop of
+`CommandJob` reads the command directly and nothing is copied twice.
+
+Per command, as on the cold path: the sandbox shell lowers its own limits before the command runs
+(`shell_script`), it runs in a session and process group of its own, with the allowlisted
+environment only (bubblewrap's `--clearenv`), uid 1000, no capabilities, no new privileges
+(bubblewrap sets both for the whole box and the helper cannot regain them). When the command's shell
+exits, or the host asks (time limit, output cap, disk cap, cancel), the helper SIGKILLs every
+other process of the namespace (`kill(-1)`: all but itself, the pid 1), so what the command left
+running or double-forked away dies with the command, not when the box goes idle. Being pid 1,
+the helper cannot be killed from inside the box (`kill -9 -1` spares it), and it is not dumpable,
+so a command cannot ptrace it either.
+
+One command at a time per init: a second, concurrent command in the same box takes the cold path,
+so two commands never share a pid namespace (neither can see or kill the other's processes, and
+each has the process limit for itself). Networked boxes stay on the cold path (their network
+namespace is set up per command, network.py). A dead init is noticed on the next command and
+restarted; idle inits stop after `warm_seconds`; at most `max_inits` live (least recently used
+stops first).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import logging
+import os
+import queue
+import select
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections import OrderedDict
+from pathlib import Path
+
+from deep_agent_service.sandboxes.isolation import (
+    REAP_WAIT_SECONDS,
+    SANDBOX_ENV,
+    CommandJob,
+    RunResult,
+    box_argv,
+    disk_usage,
+    shell_script,
+)
+
+logger = logging.getLogger("deep_agent_service.sandboxes")
+DEFAULT_WARM_SECONDS = 60.0
+DEFAULT_WARM_MAX = 32
+PYTHON = "/usr/bin/python3"  # under /usr, which every box mounts read-only
+START_SECONDS = 10.0
+# The cold path gives every command a fresh /etc and /dev (tmpfs); a warm box outlives its commands,
+# so /etc and /dev are read-only and /dev/shm (writable, for POSIX shared memory) is emptied by the
+# helper after each command: nothing a command leaves there reaches the next one.
+WARM_OPTIONS = ("--as-pid-1", "--remount-ro", "/etc", "--remount-ro", "/dev", "--tmpfs", "/dev/shm")
+
+# The helper's bootstrap: it reads its code from the socket (a short command line in `ps`).
+BOOT = (
+    "import socket,sys;sock=socket.socket(fileno=int(sys.argv[1]));sock.set_inheritable(False);exec(sock.recv(1<<20))"
+)
+# Runs inside the box as its pid 1. Protocol on `sock` (SOCK_SEQPACKET, one message each):
+# host -> helper: JSON {"script", "command"} with fds [stdin, stdout]; or b"K" (kill the command).
+# helper -> host: b"R" (ready, once), then per command b"S" (started) and b"X<exit code>".
+HELPER = r"""
+import ctypes, json, os, select, shutil, signal, socket
+ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0: no ptrace from commands
+def reap():
+    while True:  # everything else was killed and is (or becomes) our child: wait for all of it
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError:
+            return
+def wipe_shm():
+    for entry in os.scandir("/dev/shm"):
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, ignore_errors=True)
+        else:
+            try:
+                os.unlink(entry.path)
+            except OSError:
+                pass
+def kill_all():
+    try:
+        os.kill(-1, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+sock.send(b"R")
+while True:
+    try:
+        msg, fds, _, _ = socket.recv_fds(sock, 1 << 20, 2)
+    except OSError:
+        break
+    if not msg:
+        break
+    if msg == b"K" or len(fds) != 2:
+        for fd in fds:
+            os.close(fd)
+        continue
+    req = json.loads(msg)
+    for fd in fds:
+        os.set_inheritable(fd, False)  # only the dup2 copies (0, 1, 2) reach the command
+    sock.send(b"S")  # before the spawn: "S" means the command may have run, so it is never run twice
+    pid = os.posix_spawn(
+        "/bin/sh",
+        ["/bin/sh", "-c", req["script"], "sandbox", req["command"]],
+        os.environ,
+        file_actions=[(os.POSIX_SPAWN_DUP2, fd, target) for fd, target in ((fds[0], 0), (fds[1], 1), (fds[1], 2))],
+        setsid=True,
+        # Python ignores SIGPIPE and SIGXFSZ; the command gets the defaults (a file-size kill is reported)
+        setsigdef=(signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE, signal.SIGXFSZ),
+    )
+    for fd in fds:
+        os.close(fd)
+    pidfd = os.pidfd_open(pid)
+    gone = False
+    while True:
+        ready = select.select([sock, pidfd], [], [])[0]
+        if pidfd in ready:
+            break
+        if not sock.recv(64):
+            gone = True
+        kill_all()
+    os.close(pidfd)
+    status = os.waitpid(pid, 0)[1]
+    kill_all()  # what the command left behind dies with it
+    reap()
+    wipe_shm()
+    if gone:
+        break
+    code = os.waitstatus_to_exitcode(status)
+    sock.send(b"X%d" % (code if code >= 0 else 128 - code))
+kill_all()
+"""
+
+
+class WarmInitError(RuntimeError):
+    """The box's init could not start or died; the caller runs the command cold."""
+
+
+class WarmInit:
+    """One running bubblewrap of one box, its helper as pid 1; runs one command at a time."""
+
+    def __init__(self, workspace: Path) -> None:
+        self.workspace = workspace
+        self.busy = threading.Lock()
+        self.last_used = time.monotonic()
+        host, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.sock = host
+        argv = box_argv(
+            workspace, [PYTHON, "-I", "-S", "-c", BOOT, str(child.fileno())], network=False, extra=WARM_OPTIONS
+        )
+        try:
+            self.process = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                cwd=workspace,
+                env=SANDBOX_ENV,
+                start_new_session=True,
+                pass_fds=(child.fileno(),),
+            )
+        finally:
+            child.close()
+        host.settimeout(START_SECONDS)
+        try:
+            host.send(HELPER.encode())
+            ready = host.recv(16)
+        except OSError:
+            ready = b""
+        if ready != b"R":
+            self.stop()
+            raise WarmInitError(f"the warm init of {workspace} did not start")
+        host.settimeout(None)
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def kill_command(self) -> None:
+        """Ask the helper to kill the running command (any thread; harmless when none runs)."""
+        with contextlib.suppress(OSError):
+            self.sock.send(b"K")
+
+    def stop(self) -> None:
+        """Kill the whole box: bubblewrap dies, and with it (pid namespace) everything inside."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(REAP_WAIT_SECONDS)
+        self.sock.close()
+
+
+class WarmJob(CommandJob):
+    """A `CommandJob` run by the box's warm init; falls back to the cold path when it cannot."""
+
+    def __init__(self, pool: WarmPool, key: str, workspace: Path, command: str, **kwargs: object) -> None:
+        super().__init__(workspace, command, **kwargs)  # type: ignore[arg-type]
+        self.pool = pool
+        self.key = key
+        self._init: WarmInit | None = None
+
+    def kill(self) -> None:
+        super().kill()
+        with self._lock:
+            if self._init is not None:
+                self._init.kill_command()
+
+    def run(self) -> RunResult:
+        if self.network:
+            return super().run()
+        init = self.pool.lease(self.key, self.workspace)
+        if init is None:  # busy with another command, or it cannot start: today's path
+            return super().run()
+        try:
+            result = self._run_warm(init)
+        finally:
+            init.last_used = time.monotonic()
+            init.busy.release()
+        return super().run() if result is None else result
+
+    def _run_warm(self, init: WarmInit) -> RunResult | None:
+        limits = self._limits_now()
+        out_r, out_w = os.pipe()
+        in_r, in_w = os.pipe() if self.stdin is not None else (os.open(os.devnull, os.O_RDONLY), -1)
+        stdout = os.fdopen(out_r, "rb", buffering=0)
+        stdin = os.fdopen(in_w, "wb", buffering=0) if in_w >= 0 else None
+        try:
+            with self._lock:
+                if self._killed:
+                    return RunResult(output=b"", exit_code=None, timed_out=True)
+                request = json.dumps({"script": shell_script(limits), "command": self.command}).encode()
+                try:
+                    socket.send_fds(init.sock, [request], [in_r, out_w])
+                except OSError:  # the helper is gone and the command never reached it
+                    self.pool.discard(self.key, init)
+                    return None
+                self._init = init
+            os.close(out_w)
+            os.close(in_r)
+            out_w = in_r = -1
+            chunks, truncated, timed_out, over_disk = self._pump(stdout, stdin)
+            if truncated or timed_out or over_disk:
+                init.kill_command()
+            # read after the output, not before: one wake-up less per command
+            if _recv(init.sock, START_SECONDS) != b"S":  # the helper died before it ran the command: run it cold
+                self.pool.discard(self.key, init)
+                return None
+            reply = _recv(init.sock, REAP_WAIT_SECONDS)
+            exit_code = int(reply[1:]) if reply.startswith(b"X") else None
+        finally:
+            for fd in (out_w, in_r):
+                if fd >= 0:
+                    os.close(fd)
+            stdout.close()
+            if stdin is not None:
+                with contextlib.suppress(OSError):
+                    stdin.close()
+            with self._lock:
+                self._init = None
+        if exit_code is None and not timed_out:
+            self.pool.discard(self.key, init)  # the helper died or hung: the next command restarts it
+        if not over_disk:
+            over_disk = self._over_disk()
+        return RunResult(
+            output=b"".join(chunks),
+            exit_code=None if timed_out else exit_code,
+            truncated=truncated,
+            timed_out=timed_out,
+            over_disk=over_disk,
+        )
+
+    def _over_disk(self) -> bool:
+        return disk_usage(self.workspace, self.disk_cap) > self.disk_cap
+
+
+def _recv(sock: socket.socket, timeout: float) -> bytes:
+    """One message, or b"" on EOF, error or timeout (bubblewrap holds a copy of the helper's end:
+    a dead helper reads as EOF once bubblewrap exits). The socket stays blocking: no fcntl per call."""
+    try:
+        if not select.select([sock], [], [], timeout)[0]:
+            return b""
+        return sock.recv(64)
+    except OSError:
+        return b""
+
+
+class WarmPool:
+    """The live inits of this process, by box id: LRU-capped, idle ones stopped by a watcher thread."""
+
+    def __init__(self, warm_seconds: float, max_inits: int) -> None:
+        self.warm_seconds = warm_seconds
+        self.max_inits = max_inits
+        self._inits: OrderedDict[str, WarmInit] = OrderedDict()
+        self._lock = threading.Lock()
+        self._watcher: threading.Thread | None = None
+        self._starter: threading.Thread | None = None
+        self._queue: queue.SimpleQueue[tuple[str, Path]] = queue.SimpleQueue()
+        self._starting: set[str] = set()
+        self._cancelled: set[str] = set()  # boxes deleted while their init was starting
+
+    @property
+    def enabled(self) -> bool:
+        return self.warm_seconds > 0 and self.max_inits > 0
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._inits)
+
+    def init_of(self, key: str) -> WarmInit | None:
+        """The box's live init, if any (the bench and tests look at its process)."""
+        with self._lock:
+            return self._inits.get(key)
+
+    def lease(self, key: str, workspace: Path) -> WarmInit | None:
+        """The box's init, locked for one command; None (run cold) when busy, starting or unavailable."""
+        evicted: list[WarmInit] = []
+        with self._lock:
+            init = self._inits.get(key)
+            if init is not None and not init.busy.acquire(blocking=False):
+                return None
+            if init is not None and (not init.alive or init.workspace != workspace):
+                del self._inits[key]
+                evicted.append(init)
+                init.busy.release()
+                init = None
+            if init is not None:
+                self._inits.move_to_end(key)
+        for old in evicted:
+            old.stop()
+        if init is None:
+            self._start_later(key, workspace)
+        return init
+
+    def _start_later(self, key: str, workspace: Path) -> None:
+        """Start the box's init on the starter thread; this command runs cold meanwhile, so a first
+        command (or the first after a crash) costs what a cold one does, not an interpreter start."""
+        with self._lock:
+            if key in self._starting:
+                return
+            self._starting.add(key)
+            if self._starter is None or not self._starter.is_alive():
+                # one long-lived thread: bubblewrap's --die-with-parent follows the thread that started it
+                self._starter = threading.Thread(target=self._start_loop, name="sandbox-warm-start", daemon=True)
+                self._starter.start()
+        self._queue.put((key, workspace))
+
+    def _start_loop(self) -> None:
+        while True:
+            key, workspace = self._queue.get()
+            try:
+                init: WarmInit | None = WarmInit(workspace)
+            except (OSError, WarmInitError) as error:
+                logger.warning("sandbox warm init failed, commands run cold: %s", error)
+                init = None
+            evicted: list[WarmInit] = []
+            with self._lock:
+                self._starting.discard(key)
+                if init is not None and (key in self._cancelled or key in self._inits):
+                    evicted.append(init)
+                elif init is not None:
+                    self._inits[key] = init
+                    evicted += self._over_cap()
+                    self._start_watcher()
+                self._cancelled.discard(key)
+            for old in evicted:
+                old.stop()
+
+    def _over_cap(self) -> list[WarmInit]:
+        """Idle inits beyond the cap, least recently used first (a busy one stops once idle)."""
+        out: list[WarmInit] = []
+        for key in list(self._inits):
+            if len(self._inits) <= self.max_inits:
+                break
+            init = self._inits[key]
+            if init.busy.acquire(blocking=False):
+                del self._inits[key]
+                init.busy.release()
+                out.append(init)
+        return out
+
+    def discard(self, key: str, init: WarmInit) -> None:
+        with self._lock:
+            if self._inits.get(key) is init:
+                del self._inits[key]
+        init.stop()
+
+    def stop(self, key: str) -> None:
+        """Stop the box's init (box deleted); waits for a running command's lock to be released."""
+        with self._lock:
+            init = self._inits.pop(key, None)
+            if key in self._starting:
+                self._cancelled.add(key)
+        if init is not None:
+            init.stop()
+
+    def stop_all(self) -> None:
+        with self._lock:
+            inits = list(self._inits.values())
+            self._inits.clear()
+            self._cancelled |= self._starting
+        for init in inits:
+            init.stop()
+
+    def _start_watcher(self) -> None:
+        if self._watcher is None or not self._watcher.is_alive():
+            self._watcher = threading.Thread(target=self._watch, name="sandbox-warm-idle", daemon=True)
+            self._watcher.start()
+
+    def _watch(self) -> None:
+        while True:
+            time.sleep(min(1.0, self.warm_seconds / 4))
+            now = time.monotonic()
+            idle: list[WarmInit] = []
+            with self._lock:
+                for key, init in list(self._inits.items()):
+                    if now - init.last_used >= self.warm_seconds and init.busy.acquire(blocking=False):
+                        del self._inits[key]
+                        init.busy.release()
+                        idle.append(init)
+                empty = not self._inits
+            for init in idle:
+                init.stop()
+            if empty:
+                with self._lock:
+                    if not self._inits:
+                        self._watcher = None
+                        return
+
+
+@functools.cache
+def shared_pool(warm_seconds: float = DEFAULT_WARM_SECONDS, max_inits: int = DEFAULT_WARM_MAX) -> WarmPool:
+    """The process's pool for these settings: the networked and plain providers share one cap."""
+    return WarmPool(warm_seconds, max_inits)

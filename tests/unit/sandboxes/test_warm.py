@@ -1,0 +1,169 @@
+"""Warm boxes (warm.py): one running bubblewrap per box keeps every per-command guarantee of the cold path."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from deep_agent_service.sandboxes.isolation import Limits
+from deep_agent_service.sandboxes.local import LocalProvider, LocalSandbox
+from deep_agent_service.sandboxes.registry import build_provider
+from deep_agent_service.sandboxes.warm import WarmInit, WarmPool
+from deep_agent_service.settings import SandboxSettings, Settings
+from tests.support.sandbox_dirs import sandbox_root
+
+LIMITS = Limits(timeout_seconds=5, output_bytes=16 * 1024, memory_mb=512, processes=64, file_mb=16, disk_mb=48)
+
+
+@pytest.fixture
+async def pool() -> AsyncIterator[WarmPool]:
+    warm = WarmPool(60, 4)
+    yield warm
+    await asyncio.to_thread(warm.stop_all)
+
+
+@pytest.fixture
+def provider(pool: WarmPool) -> LocalProvider:
+    return LocalProvider(sandbox_root(), limits=LIMITS, warm=pool)
+
+
+async def _box(provider: LocalProvider, name: str = "box") -> LocalSandbox:
+    """A box whose warm init is running (its first command ran cold and started it)."""
+    box = (await provider.get_or_create(name, {}, 3600)).sandbox
+    assert isinstance(box, LocalSandbox)
+    assert (await box.aexecute("true")).exit_code == 0
+    await _init(provider.warm, box)
+    return box
+
+
+def kill_helper(init: WarmInit) -> None:
+    """Crash the box's helper from the host (nothing inside the box can): SIGKILL bubblewrap's child."""
+    children = Path(f"/proc/{init.process.pid}/task/{init.process.pid}/children").read_text()
+    os.kill(int(children.split()[0]), signal.SIGKILL)
+
+
+async def _wait_for(condition: Callable[[], object], seconds: float = 10.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        await asyncio.sleep(0.02)
+    return False
+
+
+async def _init(pool: WarmPool, box: LocalSandbox) -> WarmInit:
+    """The box's init: a first command runs cold and starts one in the background."""
+    assert await _wait_for(lambda: pool.init_of(box.id)), "the command should have started a warm init"
+    init = pool.init_of(box.id)
+    assert init is not None
+    return init
+
+
+async def test_commands_reuse_one_init_and_keep_the_allowlisted_environment(
+    provider: LocalProvider, pool: WarmPool
+) -> None:
+    box = await _box(provider)
+    first = await box.aexecute("echo x > /f; id -u")
+    pid = (await _init(pool, box)).process.pid
+    second = await box.aexecute("cat /f; grep CapEff /proc/self/status; env | cut -d= -f1 | sort")
+    assert first.output == "1000\n" and first.exit_code == 0
+    assert second.output == "x\nCapEff:\t0000000000000000\nHOME\nLANG\nPATH\nPWD\nTERM\n"
+    assert (await _init(pool, box)).process.pid == pid, "the second command ran in the same init"
+    assert (await box.aexecute("exit 7")).exit_code == 7
+
+
+async def test_output_cap_and_rlimits_hold_per_command(provider: LocalProvider) -> None:
+    box = await _box(provider)
+    capped = await box.aexecute("yes")
+    assert capped.truncated and "output exceeded" in capped.output
+    assert (await box.aexecute("ulimit -p; ulimit -n")).output == f"{LIMITS.processes}\n{LIMITS.open_files}\n"
+    assert (await box.aexecute("echo after")).output == "after\n", "the box works after a capped command"
+
+
+async def test_timeout_kills_the_whole_group_and_double_forked_escapees(provider: LocalProvider) -> None:
+    box = await _box(provider)
+    timed = await box.aexecute("(setsid sh -c 'sleep 300 & sleep 301' &); sleep 302", timeout=1)
+    assert "time limit" in timed.output and timed.exit_code is None
+    left = await box.aexecute("(setsid sleep 303 &); echo started")
+    assert left.output == "started\n" and left.exit_code == 0
+    survivors = (await box.aexecute("ps -eo args")).output
+    assert "sleep 30" not in survivors, survivors
+
+
+async def test_a_command_cannot_kill_or_trace_the_helper(provider: LocalProvider, pool: WarmPool) -> None:
+    box = await _box(provider)
+    await box.aexecute("true")
+    pid = (await _init(pool, box)).process.pid
+    attack = await box.aexecute("kill -9 1; kill -9 -1; cat /proc/1/environ; echo still here")
+    assert "still here" in attack.output
+    assert "Permission denied" in (await box.aexecute("cat /proc/1/mem; ls -l /proc/1/fd/")).output
+    assert (await box.aexecute("echo ok")).output == "ok\n"
+    assert (await _init(pool, box)).process.pid == pid, "the init survived the command's attack"
+
+
+async def test_concurrent_commands_cannot_see_or_kill_each_other(provider: LocalProvider) -> None:
+    box = await _box(provider)
+    await box.aexecute("true")
+    victim = asyncio.create_task(box.aexecute("sleep 2; echo victim alive"))
+    await asyncio.sleep(0.5)
+    attacker = await box.aexecute("ps -eo args; kill -9 -1; echo attacker done")
+    assert "sleep 2" not in attacker.output and "attacker done" in attacker.output
+    assert (await victim).output == "victim alive\n"
+
+
+async def test_a_crashed_helper_is_restarted_on_the_next_command(provider: LocalProvider, pool: WarmPool) -> None:
+    box = await _box(provider)
+    await box.aexecute("echo x > /kept")
+    old = await _init(pool, box)
+    kill_helper(old)
+    assert (await box.aexecute("cat /kept")).output == "x\n"
+    assert (await box.aexecute("cat /kept")).output == "x\n"
+    assert (await _init(pool, box)).process.pid != old.process.pid
+    assert old.process.poll() is not None
+
+
+async def test_idle_inits_stop_and_the_next_command_starts_one() -> None:
+    pool = WarmPool(0.5, 4)
+    box = await _box(LocalProvider(sandbox_root(), limits=LIMITS, warm=pool))
+    init = await _init(pool, box)
+    assert await _wait_for(lambda: init.process.poll() is not None), "the idle init should have stopped"
+    assert len(pool) == 0
+    assert (await box.aexecute("echo back")).output == "back\n"
+    await asyncio.to_thread(pool.stop_all)
+
+
+async def test_live_inits_are_capped_least_recently_used_first() -> None:
+    pool = WarmPool(60, 2)
+    provider = LocalProvider(sandbox_root(), limits=LIMITS, warm=pool)
+    try:
+        b0 = await _box(provider, "b0")
+        first = await _init(pool, b0)
+        b1 = await _box(provider, "b1")
+        await b0.aexecute("true")  # b0 is now more recent than b1
+        b2 = await _box(provider, "b2")
+        assert len(pool) == 2
+        assert pool.init_of(b1.id) is None and pool.init_of(b0.id) is first and pool.init_of(b2.id) is not None
+        assert (await b1.aexecute("echo b1")).output == "b1\n", "an evicted box runs cold, then warm again"
+    finally:
+        await asyncio.to_thread(pool.stop_all)
+
+
+async def test_deleting_a_box_stops_its_init(provider: LocalProvider, pool: WarmPool) -> None:
+    box = await _box(provider, "gone")
+    await box.aexecute("true")
+    init = await _init(pool, box)
+    assert await provider.delete("gone")
+    assert init.process.poll() is not None and pool.init_of(box.id) is None
+
+
+def test_warm_seconds_zero_is_the_cold_path(tmp_path: Path) -> None:
+    cold = build_provider(Settings(sandbox=SandboxSettings(root=str(sandbox_root()), warm_seconds=0)))
+    assert isinstance(cold, LocalProvider) and not cold.warm.enabled
+    warm = build_provider(Settings(sandbox=SandboxSettings(root=str(sandbox_root()), warm_seconds=30, warm_max=3)))
+    assert isinstance(warm, LocalProvider) and warm.warm.enabled and warm.warm.max_inits == 3
