@@ -1,0 +1,88 @@
+"""The candidate-first scans (`finditer_at`) find exactly what a plain `finditer` finds.
+
+Over the corpus (positives and benign look-alikes), the corpus glued into one dense text, and
+random text built from the characters and literals the patterns care about.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from deep_agent_service.guardrails import pii_detectors as d
+
+CORPUS = json.loads((Path(__file__).parents[2] / "data" / "pii_corpus.json").read_text())
+TEXTS = [s["text"] for s in CORPUS["samples"]] + [b["text"] for b in CORPUS["benign"]]
+SCANS = [(d._SECRET_START, d._SECRET), (d._CHANGE_START, d._CHANGE)]
+IPV4_REFERENCE = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?!\w|\.\d)")  # the pattern before the fast path
+# Pieces the patterns start or hinge on, so random text hits candidates and near misses often.
+PIECES = [
+    "sk-",
+    "sk_",
+    "rk_live_",
+    "whsec_",
+    "AKIA",
+    "ASIA",
+    "ghp_",
+    "github_pat_",
+    "glpat-",
+    "xoxb-",
+    "AIza",
+    "npm_",
+    "hf_",
+    "eyJ",
+    ".",
+    "-----BEGIN RSA PRIVATE KEY-----",
+    "-----END RSA PRIVATE KEY-----",
+    "(at)",
+    "[dot]",
+    " @ ",
+    "@",
+    "\u200b",
+    "\uff20",
+    "a",
+    "Z",
+    "9",
+    "_",
+    "-",
+    " ",
+    "\n",
+    "x" * 20,
+    "A1b2C3d4" * 5,
+    "1",
+    "10",
+    "255",
+    "1.2.3.4",
+]
+
+
+def _spans(matches: object) -> list[tuple[int, int, str]]:
+    return [(m.start(), m.end(), m.group()) for m in matches]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("candidates", "pattern"), SCANS, ids=["secret", "normalize"])
+def test_the_candidate_scan_equals_finditer_on_the_corpus(
+    candidates: re.Pattern[str], pattern: re.Pattern[str]
+) -> None:
+    for text in [*TEXTS, "\n".join(TEXTS)]:
+        assert _spans(d.finditer_at(candidates, pattern, text)) == _spans(pattern.finditer(text)), text
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(PIECES), max_size=60))
+def test_the_candidate_scan_equals_finditer_on_random_dense_text(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    for candidates, pattern in SCANS:
+        assert _spans(d.finditer_at(candidates, pattern, text)) == _spans(pattern.finditer(text))
+    assert _spans(d._IPV4.finditer(text)) == _spans(IPV4_REFERENCE.finditer(text))
+
+
+def test_the_digit_led_ipv4_pattern_equals_the_look_behind_one() -> None:
+    samples = ["1.2.3.4", "a1.2.3.4", ".1.2.3.4", "v10.0.0.1.2", "x 255.255.255.255 y", "1.2.3.4.5", "12.34.56.78x"]
+    for text in [*TEXTS, *samples, "\n".join(TEXTS)]:
+        assert _spans(d._IPV4.finditer(text)) == _spans(IPV4_REFERENCE.finditer(text)), text
