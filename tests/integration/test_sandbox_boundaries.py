@@ -52,6 +52,11 @@ CONNECT = (
 )
 
 
+def connected(reply: str, host: str, port: int) -> bool:
+    """The probe's own success line, not the word inside an echoed command (an error quoting it)."""
+    return f"CONNECTED {host} {port}" in reply
+
+
 def escape(what: str, escaped: bool) -> None:
     SANDBOX_ESCAPES.attempts += 1
     if escaped:
@@ -214,13 +219,18 @@ async def test_a_networked_box_reaches_the_outside_and_nothing_of_the_host(
         thread_id=thread,
     )
     assert outside.token in fetched, fetched
+    # the probe itself works: it reports a connection it can make
+    reached = await ask(
+        sdk, "run " + CONNECT.format(host=outside.address, port=outside.port), assistant_id=aid, thread_id=thread
+    )
+    assert connected(reached, outside.address, outside.port), reached
     server_port = int(server.url.rsplit(":", 1)[1])
     targets = [("127.0.0.1", port) for port in (5432, 6379, server_port)]
     targets += [(address, port) for address in _host_addresses() for port in (5432, 6379, server_port, 2024)]
     targets += [("169.254.169.254", 80), ("10.0.2.2", 6379), ("10.0.2.2", server_port)]
     for host, port in targets:
         reply = await ask(sdk, "run " + CONNECT.format(host=host, port=port), assistant_id=aid, thread_id=thread)
-        escaped = "CONNECTED" in reply
+        escaped = connected(reply, host, port)
         escape(f"networked box reached {host}:{port}", escaped)
         assert not escaped, f"{host}:{port}: {reply}"
 
@@ -229,5 +239,6 @@ async def test_boxes_have_no_network_by_default(sdk: LangGraphClient, outside: O
     thread = (await sdk.threads.create())["thread_id"]
     for host, port in ((outside.address, outside.port), ("127.0.0.1", 6379)):
         reply = await ask(sdk, "run " + CONNECT.format(host=host, port=port), thread_id=thread)
-        escape(f"default box reached {host}:{port}", "CONNECTED" in reply)
-        assert "CONNECTED" not in reply, reply
+        escaped = connected(reply, host, port)
+        escape(f"default box reached {host}:{port}", escaped)
+        assert not escaped, reply
