@@ -18,14 +18,12 @@ import pytest
 from langgraph_sdk import get_client
 
 from deep_agent_service.server import selfhost
-from deep_agent_service.server.devserver import DevServer, free_port
+from deep_agent_service.server.devserver import DevServer
 from tests.support.chat import ask
-from tests.support.durability import call_lines, config_with_slow_graph, wait_for_line, wait_for_run
+from tests.support.durability import call_lines, start_aegra_instance, wait_for_line, wait_for_run
 from tests.support.fault_table import FaultCase, record
 from tests.support.own_services import OwnPostgres, OwnRedis, own_postgres, own_redis
-from tests.support.server import BASE_ENV
 
-FAST_RECOVERY = {"LEASE_DURATION_SECONDS": "5", "HEARTBEAT_INTERVAL_SECONDS": "2", "REAPER_INTERVAL_SECONDS": "1"}
 RECOVERY_LIMIT_SECONDS = 60
 # what selfhost gives a SIGTERMed instance: open HTTP requests, then running jobs (Aegra's default drain)
 DRAIN_GRACE_SECONDS = selfhost.drain_grace_seconds(os.environ)
@@ -39,15 +37,12 @@ class Cluster:
         self.servers: list[DevServer] = []
 
     def start(self, name: str) -> DevServer:
-        config = config_with_slow_graph(self.workdir, BASE_ENV)
-        env = {
-            **BASE_ENV,
-            **FAST_RECOVERY,
-            **selfhost.aegra_env(self.database_url, redis_url=self.redis.url, config=config),
-            "CALL_LOG": str(self.call_log),
-        }
-        server = selfhost.start_aegra(
-            port=free_port(), env=env, log_path=self.workdir / f"{name}.log", cwd=self.workdir, timeout=180
+        server = start_aegra_instance(
+            name,
+            workdir=self.workdir,
+            database_url=self.database_url,
+            call_log=self.call_log,
+            redis_url=self.redis.url,
         )
         self.servers.append(server)
         return server
