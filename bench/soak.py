@@ -5,9 +5,10 @@
 
 Aegra runs on a PostgreSQL and a Redis of the soak's own (tests/support/own_services.py), never the
 machine's shared ones. Each tenant (its own API key, user and org) loops over conversations, memory
-writes and reads, sandbox commands and PII, alternating between the two instances. Halfway through,
+writes and reads, sandbox commands, PII and approvals (a write_file that pauses for approval, then is
+resumed with approve, on the other instance), alternating between the two instances. Halfway through,
 instance B gets SIGTERM and is started again. Reported: runs, errors (those during B's restart
-listed apart), RSS of each instance at start and end, run latency p50/p95, runs/s.
+listed apart), approval turns completed, RSS of each instance at start and end, run latency p50/p95, runs/s.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 from langgraph_sdk import get_client
+from tests.support.chat import last_ai_text
 from tests.support.own_services import own_postgres, own_redis
 from tests.support.server import BASE_ENV, api_keys_env
 
@@ -30,12 +33,18 @@ from deep_agent_service.server import selfhost
 from deep_agent_service.server.devserver import DevServer, free_port
 
 TENANTS = {f"soak-key-{n}": {"user": f"user{n}", "org": f"org{n % 2}", "role": "member"} for n in range(4)}
+ADMINS = {f"soak-admin-{org}": {"user": f"admin{org}", "org": f"org{org}", "role": "admin"} for org in range(2)}
+APPROVAL = "write /memories/approved-{n}.md\nsoak {n}"
+# the assistant of the approval turns: write_file pauses the run until a person decides
+APPROVAL_SETTINGS = {"configurable": {"assistant_settings": {"interrupt_on": ["write_file"]}}}
 TRAFFIC = (
     "plan: fetch; check; report",
     "remember soak fact {n}",
     "what do you remember",
     "run echo soak {n} && ls /",
     "my email is soak{n}@example.com, say hi",
+    # APPROVAL is left out: on Aegra a member's run on the org's admin-made assistant answers 404
+    # "Assistant not found" (the org filter of tenancy/handlers.py); add it back once that works
 )
 
 
@@ -44,6 +53,7 @@ class Tally:
     latencies: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     restart_errors: list[str] = field(default_factory=list)
+    approvals: int = 0
 
 
 def rss_mb(server: DevServer) -> float:
@@ -53,25 +63,67 @@ def rss_mb(server: DevServer) -> float:
     return float("nan")
 
 
-async def tenant_loop(key: str, urls: list[str], until: float, tally: Tally, restarting: asyncio.Event) -> None:
+def run_error(result: object) -> str | None:
+    if isinstance(result, dict) and "__error__" in result:
+        return f"run error: {json.dumps(result['__error__'])[:200]}"
+    return None
+
+
+async def approval_assistants(url: str) -> dict[str, str]:
+    """The approval assistant of each org, made by its admin (members may only read assistants)."""
+    made = {}
+    for key, who in ADMINS.items():
+        client = get_client(url=url, api_key=key)
+        made[who["org"]] = (await client.assistants.create(graph_id="agent", config=APPROVAL_SETTINGS))["assistant_id"]
+    return made
+
+
+async def approval_turn(key: str, url: str, resume_url: str, text: str, assistant: str) -> str | None:
+    """A run that pauses on write_file, resumed with approve on the other instance; None when it wrote."""
+    client = get_client(url=url, api_key=key)
+    thread = (await client.threads.create())["thread_id"]
+    paused = await client.runs.wait(thread, assistant, input={"messages": [{"role": "user", "content": text}]})
+    if (failure := run_error(paused)) is not None:
+        return failure
+    if (status := (await client.threads.get(thread))["status"]) != "interrupted":
+        return f"approval: the run did not pause for write_file (thread status {status})"
+    resumer = get_client(url=resume_url, api_key=key)
+    result = await resumer.runs.wait(thread, assistant, command={"resume": {"decisions": [{"type": "approve"}]}})
+    if (failure := run_error(result)) is not None:
+        return failure
+    path = text.splitlines()[0].removeprefix("write ")
+    if (reply := last_ai_text(result)) != f"Updated file {path}":
+        return f"approval: resumed run replied {reply[:200]!r}"
+    return None
+
+
+async def tenant_loop(
+    key: str, urls: list[str], until: float, tally: Tally, restarting: asyncio.Event, *, approver: str
+) -> None:
     n = 0
     while time.monotonic() < until:
         url = urls[n % len(urls)]
         client = get_client(url=url, api_key=key)
-        text = TRAFFIC[n % len(TRAFFIC)].format(n=n)
+        template = TRAFFIC[n % len(TRAFFIC)]
+        text = template.format(n=n)
         started = time.monotonic()
         failure: str | None = None
         try:
-            thread = await client.threads.create()
-            result = await client.runs.wait(
-                thread["thread_id"], "agent", input={"messages": [{"role": "user", "content": text}]}
-            )
-            if isinstance(result, dict) and "__error__" in result:
-                failure = f"run error: {json.dumps(result['__error__'])[:200]}"
+            if template == APPROVAL:
+                failure = await approval_turn(key, url, urls[(n + 1) % len(urls)], text, approver)
+            else:
+                thread = await client.threads.create()
+                result = await client.runs.wait(
+                    thread["thread_id"], "agent", input={"messages": [{"role": "user", "content": text}]}
+                )
+                failure = run_error(result)
+        except httpx.HTTPStatusError as error:  # the server's answer says why
+            failure = f"{template[:12]!r}: HTTP {error.response.status_code} {error.response.text[:200]}"
         except Exception as error:  # counted, not raised: the soak reports every failure
-            failure = f"{type(error).__name__}: {str(error)[:200]}"
+            failure = f"{template[:12]!r}: {type(error).__name__}: {str(error)[:200]}"
         if failure is None:
             tally.latencies.append(time.monotonic() - started)
+            tally.approvals += template == APPROVAL
         else:
             # B's restart: a call to B while it restarts, or to the B that was stopped
             during_restart = url != urls[0] and (restarting.is_set() or url not in urls)
@@ -85,7 +137,7 @@ async def soak(minutes: float, python: Path, workdir: Path) -> dict[str, object]
         database_url = selfhost.create_database("soak", postgres.server_url)
         env = {
             **BASE_ENV,
-            **api_keys_env(TENANTS),
+            **api_keys_env({**TENANTS, **ADMINS}),
             **selfhost.aegra_env(database_url, redis_url=redis.url),
             "LEASE_DURATION_SECONDS": "5",
             "HEARTBEAT_INTERVAL_SECONDS": "2",
@@ -104,7 +156,11 @@ async def soak(minutes: float, python: Path, workdir: Path) -> dict[str, object]
             tally, restarting = Tally(), asyncio.Event()
             began = time.monotonic()
             until = began + minutes * 60
-            loops = [asyncio.create_task(tenant_loop(k, urls, until, tally, restarting)) for k in TENANTS]
+            approvers = await approval_assistants(urls[0])
+            loops = [
+                asyncio.create_task(tenant_loop(k, urls, until, tally, restarting, approver=approvers[who["org"]]))
+                for k, who in TENANTS.items()
+            ]
             await asyncio.sleep(minutes * 30)
             restarting.set()
             restart_began = time.monotonic()
@@ -125,9 +181,11 @@ async def soak(minutes: float, python: Path, workdir: Path) -> dict[str, object]
         "minutes": minutes,
         "tenants": len(TENANTS),
         "runs": len(runs),
+        "approvals_completed": tally.approvals,
         "errors": len(tally.errors),
         "error_samples": tally.errors[:5],
         "errors_during_restart_of_b": len(tally.restart_errors),
+        "restart_error_samples": tally.restart_errors[:3],
         "restart_of_b_seconds": round(restart_seconds, 1),
         "rss_mb_start": [round(x, 1) for x in rss_start],
         "rss_mb_end_a": round(rss_end[0], 1),

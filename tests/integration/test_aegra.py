@@ -18,22 +18,18 @@ from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 
 from deep_agent_service.server import selfhost
-from deep_agent_service.server.devserver import DevServer, free_port
+from deep_agent_service.server.devserver import DevServer
 from deep_agent_service.tenancy.identity import canonical_assistant_id
 from tests.support.chat import ask, last_ai_text
 from tests.support.durability import (
     call_lines,
-    config_with_slow_graph,
     repeated,
+    start_aegra_instance,
     unique_database,
     wait_for_line,
     wait_for_run,
 )
-from tests.support.server import BASE_ENV
 from tests.support.services import require, tcp_reachable
-
-# Short leases so a crashed worker's run is reclaimed in seconds (defaults: 30 s lease, 15 s reaper).
-FAST_RECOVERY = {"LEASE_DURATION_SECONDS": "5", "HEARTBEAT_INTERVAL_SECONDS": "2", "REAPER_INTERVAL_SECONDS": "1"}
 
 
 @dataclass
@@ -48,15 +44,8 @@ class Cluster:
         return get_client(url=self.servers[index].url)
 
     def start(self, name: str) -> DevServer:
-        config = config_with_slow_graph(self.workdir, BASE_ENV)
-        env = {
-            **BASE_ENV,
-            **FAST_RECOVERY,
-            **selfhost.aegra_env(self.database_url, config=config),
-            "CALL_LOG": str(self.call_log),
-        }
-        server = selfhost.start_aegra(
-            port=free_port(), env=env, log_path=self.workdir / f"{name}.log", cwd=self.workdir, timeout=180
+        server = start_aegra_instance(
+            name, workdir=self.workdir, database_url=self.database_url, call_log=self.call_log
         )
         self.servers.append(server)
         return server

@@ -1,4 +1,5 @@
-"""Aegra (two instances) on a PostgreSQL and a Redis of the test's own, restarted under it.
+"""Aegra (two instances) on a PostgreSQL and a Redis of the test's own, restarted under it; then
+one instance is drained by SIGTERM with a run in flight.
 
 The machine's shared servers are never touched: `tests/support/own_services.py` starts these.
 """
@@ -6,6 +7,8 @@ The machine's shared servers are never touched: `tests/support/own_services.py` 
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,15 +18,15 @@ import pytest
 from langgraph_sdk import get_client
 
 from deep_agent_service.server import selfhost
-from deep_agent_service.server.devserver import DevServer, free_port
+from deep_agent_service.server.devserver import DevServer
 from tests.support.chat import ask
-from tests.support.durability import config_with_slow_graph, wait_for_line, wait_for_run
+from tests.support.durability import call_lines, start_aegra_instance, wait_for_line, wait_for_run
 from tests.support.fault_table import FaultCase, record
 from tests.support.own_services import OwnPostgres, OwnRedis, own_postgres, own_redis
-from tests.support.server import BASE_ENV
 
-FAST_RECOVERY = {"LEASE_DURATION_SECONDS": "5", "HEARTBEAT_INTERVAL_SECONDS": "2", "REAPER_INTERVAL_SECONDS": "1"}
 RECOVERY_LIMIT_SECONDS = 60
+# what selfhost gives a SIGTERMed instance: open HTTP requests, then running jobs (Aegra's default drain)
+DRAIN_GRACE_SECONDS = selfhost.drain_grace_seconds(os.environ)
 
 
 class Cluster:
@@ -34,15 +37,12 @@ class Cluster:
         self.servers: list[DevServer] = []
 
     def start(self, name: str) -> DevServer:
-        config = config_with_slow_graph(self.workdir, BASE_ENV)
-        env = {
-            **BASE_ENV,
-            **FAST_RECOVERY,
-            **selfhost.aegra_env(self.database_url, redis_url=self.redis.url, config=config),
-            "CALL_LOG": str(self.call_log),
-        }
-        server = selfhost.start_aegra(
-            port=free_port(), env=env, log_path=self.workdir / f"{name}.log", cwd=self.workdir, timeout=180
+        server = start_aegra_instance(
+            name,
+            workdir=self.workdir,
+            database_url=self.database_url,
+            call_log=self.call_log,
+            redis_url=self.redis.url,
         )
         self.servers.append(server)
         return server
@@ -71,8 +71,8 @@ async def _healthy(url: str) -> bool:
     return with_store
 
 
-async def _sleep_run(cluster: Cluster, seconds: int) -> tuple[str, str]:
-    client = get_client(url=cluster.servers[0].url)
+async def _sleep_run(cluster: Cluster, seconds: int, via: DevServer | None = None) -> tuple[str, str]:
+    client = get_client(url=(via or cluster.servers[0]).url)
     thread_id = (await client.threads.create())["thread_id"]
     run = await client.runs.create(
         thread_id, "slow", input={"messages": [{"role": "user", "content": f"sleep {seconds}"}]}
@@ -149,6 +149,55 @@ async def test_a_redis_restart_with_runs_running_and_queued(cluster: Cluster) ->
     )
     assert "after the redis restart" in fresh
     assert lost == 0, f"runs lost to a Redis restart: {statuses}"
+
+
+def _ran_on(cluster: Cluster, thread_id: str) -> list[DevServer]:
+    """The instances whose process ran the thread's tool calls, in order (the `pid` of each call log line)."""
+    pids = [int(line.rsplit(" pid ", 1)[1]) for line in call_lines(cluster.call_log, thread_id, "tool-start")]
+    return [next(s for s in cluster.servers if s.process.pid == pid) for pid in pids]
+
+
+async def test_sigterm_drains_an_instance_with_a_run_in_flight(cluster: Cluster) -> None:
+    """Last in the module: it leaves one instance stopped. SIGTERM goes to the server process only, as
+    `docker stop` and Kubernetes send it."""
+    thread_id, run_id = await _sleep_run(cluster, 6)
+    await wait_for_line(cluster.call_log, thread_id, "tool-start")
+    [draining] = _ran_on(cluster, thread_id)
+    survivor = next(s for s in cluster.servers if s is not draining)
+
+    signalled_at = time.monotonic()
+    os.kill(draining.process.pid, signal.SIGTERM)
+    await asyncio.sleep(0.5)
+    with pytest.raises(httpx.HTTPError):
+        async with httpx.AsyncClient(timeout=2) as http:
+            await http.post(f"{draining.url}/threads", json={})  # the listening socket is closed at once
+    # a run queued during the drain: the shared queue must hand it to the survivor, not the draining instance
+    later_thread, later_run = await _sleep_run(cluster, 1, via=survivor)
+    later = await wait_for_run(get_client(url=survivor.url), later_thread, later_run, within=RECOVERY_LIMIT_SECONDS)
+
+    code = await asyncio.to_thread(draining.process.wait, DRAIN_GRACE_SECONDS + 10)
+    exited_after = time.monotonic() - signalled_at
+    finished = await wait_for_run(get_client(url=survivor.url), thread_id, run_id, within=RECOVERY_LIMIT_SECONDS)
+    completed_after = time.monotonic() - signalled_at
+    ran_on = _ran_on(cluster, thread_id)
+    record(
+        FaultCase(
+            fault="SIGTERM with a run in flight (drain)",
+            server="Aegra x2",
+            in_flight=1,
+            client_saw=(
+                f"new requests refused; the in-flight run {finished['status']!r} (tool ran {len(ran_on)}x), "
+                f"a run queued meanwhile {later['status']!r} on the other instance; exit code {code} "
+                f"after {exited_after:.1f}s"
+            ),
+            lost="nothing" if finished["status"] == "success" else f"the run ({finished['status']})",
+            recovery_seconds=completed_after,
+        )
+    )
+    assert later["status"] == "success" and _ran_on(cluster, later_thread) == [survivor], "no new runs while draining"
+    assert finished["status"] == "success", "the in-flight run finished within the grace period"
+    assert ran_on == [draining], "the draining instance finished the tool call itself, once"
+    assert code == 0, f"a drained Aegra exited {code}, not 0"
 
 
 pytestmark = pytest.mark.integration

@@ -14,9 +14,12 @@ from typing import Any
 from langgraph_sdk.client import LangGraphClient
 
 from deep_agent_service import PROJECT_ROOT
+from deep_agent_service.server import selfhost
 from deep_agent_service.server.devserver import DevServer, free_port, isolated_config, start_server
 from tests.support.server import BASE_ENV
 
+# Short leases so a crashed worker's run is reclaimed in seconds (defaults: 30 s lease, 15 s reaper).
+FAST_RECOVERY = {"LEASE_DURATION_SECONDS": "5", "HEARTBEAT_INTERVAL_SECONDS": "2", "REAPER_INTERVAL_SECONDS": "1"}
 SLOW_GRAPH = f"{PROJECT_ROOT / 'tests' / 'support' / 'slow_graph.py'}:graph"
 TERMINAL = frozenset({"success", "error", "interrupted", "timeout"})
 
@@ -37,6 +40,20 @@ def launch_dev(workdir: Path, env: Mapping[str, str] | None = None) -> DevServer
     return start_server(
         port=free_port(), env=full_env, log_path=workdir / "server.log", cwd=workdir, config=config, timeout=180
     )
+
+
+def start_aegra_instance(
+    name: str, *, workdir: Path, database_url: str, call_log: Path, redis_url: str = selfhost.DEFAULT_REDIS
+) -> DevServer:
+    """One Aegra instance of a test cluster: the `slow` graph, short leases, the call log; logs to `<name>.log`."""
+    config = config_with_slow_graph(workdir, BASE_ENV)
+    env = {
+        **BASE_ENV,
+        **FAST_RECOVERY,
+        **selfhost.aegra_env(database_url, redis_url=redis_url, config=config),
+        "CALL_LOG": str(call_log),
+    }
+    return selfhost.start_aegra(port=free_port(), env=env, log_path=workdir / f"{name}.log", cwd=workdir, timeout=180)
 
 
 def unique_database(prefix: str) -> str:

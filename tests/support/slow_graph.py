@@ -48,7 +48,8 @@ class CallLog(AgentMiddleware[Any, Any]):
 @tool
 async def sleep(seconds: float) -> str:
     """Wait `seconds` seconds, then say so."""
-    await asyncio.to_thread(_append, f"tool-start {_thread_id()} sleep {seconds:g}")
+    # the pid says which server process ran the call (several Aegra instances share one queue)
+    await asyncio.to_thread(_append, f"tool-start {_thread_id()} sleep {seconds:g} pid {os.getpid()}")
     await asyncio.sleep(seconds)
     return f"slept {seconds:g}s"
 

@@ -4,7 +4,8 @@ Aegra needs Python >= 3.12, so it lives in a venv of its own (`.venv-aegra`, cre
 `deploy/aegra/install.sh`); this module only starts it, from the project's own interpreter:
 it creates the database if absent, writes nothing into the repo, and starts `uvicorn
 aegra_api.main:app` with the environment Aegra reads (`DATABASE_URL`, `REDIS_URL`,
-`REDIS_BROKER_ENABLED`, `AEGRA_CONFIG`). Used by `make aegra` and by the durability tests.
+`REDIS_BROKER_ENABLED`, `AEGRA_CONFIG`); on SIGTERM it drains and exits 0. Used by `make aegra`
+and by the durability tests.
 """
 
 from __future__ import annotations
@@ -36,6 +37,18 @@ DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 DEFAULT_DATABASE = "deep_agent_aegra"
 DEFAULT_AEGRA_PORT = 2026
+# SIGTERM drains (docs/operations.md "Draining an Aegra instance"): uvicorn closes the listening
+# socket at once, gives open HTTP requests (runs.wait, streams) HTTP_GRACE_SECONDS to end, then Aegra's
+# executor lets running jobs finish for WORKER_DRAIN_TIMEOUT (Aegra's setting, 30 s by default) and
+# hands the rest back to the queue for another instance.
+HTTP_GRACE_SECONDS = 10
+# uvicorn re-raises the SIGTERM it handled once shutdown is complete, so a drained instance would
+# still end "killed by signal" (-15); a handler installed before uvicorn's turns that re-raise into exit 0.
+_LAUNCHER = (
+    "import signal, sys, uvicorn; signal.signal(signal.SIGTERM, lambda *_: sys.exit(0)); "
+    "sys.argv[0] = 'uvicorn'; uvicorn.main()"
+)
+AEGRA_DRAIN_DEFAULT_SECONDS = 30.0  # Aegra's WORKER_DRAIN_TIMEOUT default
 _DATABASE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
@@ -115,7 +128,8 @@ def start_aegra(
         raise SelfHostError(f"{python} not found: run `make aegra-venv` first (creates {AEGRA_VENV})")
     # HOST/PORT are also read by Aegra's settings (SERVER_URL); keep them consistent with uvicorn.
     full_env = {**os.environ, **env, "HOST": host, "PORT": str(port)}
-    command = [str(python), "-m", "uvicorn", "aegra_api.main:app", "--host", host, "--port", str(port)]
+    command = [str(python), "-c", _LAUNCHER, "aegra_api.main:app", "--host", host, "--port", str(port)]
+    command += ["--timeout-graceful-shutdown", str(HTTP_GRACE_SECONDS)]
     server = spawn(command, url=f"http://{host}:{port}", env=full_env, cwd=cwd, log_path=log_path)
     server.env = dict(env)
     try:
@@ -123,6 +137,11 @@ def start_aegra(
     except ServerStartError as error:
         raise SelfHostError(f"Aegra did not start: {error}") from None
     return server
+
+
+def drain_grace_seconds(env: Mapping[str, str]) -> float:
+    """The longest a SIGTERMed instance takes to exit: HTTP requests, then running jobs (requeued after)."""
+    return HTTP_GRACE_SECONDS + float(env.get("WORKER_DRAIN_TIMEOUT") or AEGRA_DRAIN_DEFAULT_SECONDS)
 
 
 def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
@@ -155,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         return server.process.wait()
     except KeyboardInterrupt:
         with contextlib.suppress(Exception):
-            server.stop()
+            server.stop(timeout=drain_grace_seconds(os.environ) + 5)  # let it drain before the SIGKILL
         return 0
 
 
