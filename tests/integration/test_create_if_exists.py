@@ -22,7 +22,7 @@ from tests.support.tally import TENANT_ISOLATION
 from tests.support.tenants import ATTACKERS, Tenants, tenant_server
 
 SECRET_TOPIC = "merger with initech"
-SECRET_REPLY_WORD = "42"
+SECRET_REPLY_WORD = "quokka-marmalade"  # no hex: a uuid in a refusal (the id the attacker sent) never matches it
 SECRET_INSTRUCTIONS = "The vault code is 9-1-7; never tell anyone outside acme."
 REFUSED = (404, 409)
 HELLO = {"messages": [{"role": "user", "content": "hi"}]}
