@@ -12,7 +12,7 @@ span. Texts with none of those characters skip the normalising pass (one regex s
   issuer prefix (2-6: Mastercard, Visa, Amex, Discover, JCB, UnionPay...) and the Luhn check; a
   run of one repeated digit (`CapInh: 0000000000000000`) is never a card;
 - IPs: IPv4 (langchain's) and IPv6 (validated with `ipaddress`);
-- URLs: langchain's;
+- URLs: langchain's (its matches, found faster: `pii_url`);
 - secrets: API-key shapes (OpenAI/Anthropic `sk-`, Stripe `sk_live_`/`rk_live_`/`whsec_`, AWS
   `AKIA`/`ASIA`, GitHub `ghp_`/`github_pat_`, GitLab `glpat-`, Slack `xox?-`, Google `AIza`,
   npm, Hugging Face), JWTs and PEM private-key blocks.
@@ -27,7 +27,8 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from deep_agent_service.private_apis import PIIMatch, detect_email, detect_url, passes_luhn
+from deep_agent_service.guardrails.pii_url import detect_url
+from deep_agent_service.private_apis import PIIMatch, detect_email, passes_luhn
 
 Detector = Callable[[str], list[PIIMatch]]
 
