@@ -95,8 +95,10 @@ _IPV4 = re.compile(r"\d(?<![\w.]\d)\d{0,2}\.(?:\d{1,3}\.){2}\d{1,3}(?!\w|\.\d)")
 _BARE_HOST_END = re.compile(r"\.[A-Za-z]{2,63}$")
 _IPV6 = re.compile(r"(?<![0-9A-Fa-f:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![0-9A-Fa-f:])")
 # Every IPv6 address has two colons at most four hex digits apart; prose ("at 10:30", "Note:") rarely
-# does, and this literal-first pattern finds out fast, so most texts skip the costly scan above.
+# does, and this literal-first pattern finds them fast (`_ipv6_matches`).
 _IPV6_HINT = re.compile(r":[0-9A-Fa-f]{0,4}:")
+_HEX_OR_COLON = frozenset("0123456789ABCDEFabcdef:")
+_HEX_OR_COLON_RUN = re.compile(r"[0-9A-Fa-f:]*")
 
 # --- normalising ------------------------------------------------------------------------------
 
@@ -246,6 +248,27 @@ def _detect_url(content: str) -> list[PIIMatch]:
     return kept
 
 
+def _ipv6_matches(content: str) -> Iterator[re.Match[str]]:
+    """`_IPV6.finditer(content)`, trying the pattern only at runs of hex digits and colons with a hint.
+
+    `_IPV6` starts with a look-behind, so `finditer` tries it at every position. But a match starts
+    where its look-behind allows, at the start of a maximal run of hex digits and colons, and its
+    look-ahead ends it at the end of that run: a match is a whole run. So only runs holding an
+    `_IPV6_HINT` (every match has one) are tried, each once.
+    """
+    done = 0
+    for hint in _IPV6_HINT.finditer(content):
+        if hint.start() < done:
+            continue  # in a run already tried
+        start = hint.start()
+        while start > done and content[start - 1] in _HEX_OR_COLON:
+            start -= 1
+        done = _HEX_OR_COLON_RUN.match(content, hint.start()).end()  # type: ignore[union-attr]
+        match = _IPV6.match(content, start)
+        if match:
+            yield match
+
+
 def _detect_ip_any(content: str) -> list[PIIMatch]:
     matches = []
     for m in _IPV4.finditer(content):
@@ -254,16 +277,15 @@ def _detect_ip_any(content: str) -> list[PIIMatch]:
         except ValueError:
             continue
         matches.append(PIIMatch(type="ip", value=m.group(), start=m.start(), end=m.end()))
-    if _IPV6_HINT.search(content):
-        for m in _IPV6.finditer(content):
-            candidate = m.group()
-            if candidate.count(":") < 2 or ("::" not in candidate and candidate.count(":") != 7):
-                continue
-            try:
-                ipaddress.IPv6Address(candidate)
-            except ValueError:
-                continue
-            matches.append(PIIMatch(type="ip", value=candidate, start=m.start(), end=m.end()))
+    for m in _ipv6_matches(content):
+        candidate = m.group()
+        if candidate.count(":") < 2 or ("::" not in candidate and candidate.count(":") != 7):
+            continue
+        try:
+            ipaddress.IPv6Address(candidate)
+        except ValueError:
+            continue
+        matches.append(PIIMatch(type="ip", value=candidate, start=m.start(), end=m.end()))
     return _non_overlapping(matches)
 
 

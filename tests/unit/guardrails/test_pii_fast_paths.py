@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
+from bench.pii import dense_text, transcript
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -86,3 +87,18 @@ def test_the_digit_led_ipv4_pattern_equals_the_look_behind_one() -> None:
     samples = ["1.2.3.4", "a1.2.3.4", ".1.2.3.4", "v10.0.0.1.2", "x 255.255.255.255 y", "1.2.3.4.5", "12.34.56.78x"]
     for text in [*TEXTS, *samples, "\n".join(TEXTS)]:
         assert _spans(d._IPV4.finditer(text)) == _spans(IPV4_REFERENCE.finditer(text)), text
+
+
+IPV6_PIECES = ["::", ":", "1", "ffff", "fe80", "a", "G", "g", "0db8", "x", " ", ".", "-", "12345", "2001:db8::1"]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(IPV6_PIECES), max_size=40))
+def test_the_ipv6_run_scan_equals_finditer_on_random_text(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    assert _spans(d._ipv6_matches(text)) == _spans(d._IPV6.finditer(text))
+
+
+def test_the_ipv6_run_scan_equals_finditer_on_the_corpus() -> None:
+    for text in [*TEXTS, "\n".join(TEXTS), ":".join(TEXTS), transcript(), dense_text()]:
+        assert _spans(d._ipv6_matches(text)) == _spans(d._IPV6.finditer(text)), text
