@@ -7,7 +7,7 @@ obfuscations `(at)` / `[at]` / `{at}` and `(dot)` / `[dot]` (and a spaced ` @ `)
 `.`. Matches are mapped back to the ORIGINAL text, so a replacement covers exactly the obfuscated
 span. Texts with none of those characters skip the normalising pass (one regex search).
 
-- emails: langchain's pattern, on the normalised text;
+- emails: langchain's pattern (its matches, found faster: `pii_email`), on the normalised text;
 - cards: 13-19 digits in groups (one consistent separator: space, dash or dot; or Amex 4-6-5), an
   issuer prefix (2-6: Mastercard, Visa, Amex, Discover, JCB, UnionPay...) and the Luhn check; a
   run of one repeated digit (`CapInh: 0000000000000000`) is never a card;
@@ -27,8 +27,9 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from deep_agent_service.guardrails.pii_email import detect_email
 from deep_agent_service.guardrails.pii_url import detect_url
-from deep_agent_service.private_apis import PIIMatch, detect_email, passes_luhn
+from deep_agent_service.private_apis import PIIMatch, passes_luhn
 
 Detector = Callable[[str], list[PIIMatch]]
 
