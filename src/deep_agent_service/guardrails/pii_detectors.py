@@ -92,6 +92,9 @@ _ISSUER_DIGITS = frozenset("23456")
 # IPv4 not inside a longer dotted number (`release 1.2.3.4.5`, `v10.0.0.1.2` are versions).
 # It starts with `\d` and looks behind that digit (as `_CARD` does), so the scan skips to digits.
 _IPV4 = re.compile(r"\d(?<![\w.]\d)\d{0,2}\.(?:\d{1,3}\.){2}\d{1,3}(?!\w|\.\d)")
+# Every IPv4 match's first dot follows its first 1-3 digits and precedes a digit: a literal-led scan
+# for that dot finds candidates faster than `\d` scans every digit of the text (`_ipv4_matches`).
+_IPV4_DOT = re.compile(r"\.\d")
 # The host of a URL without a scheme ends in a letters-only top-level label (`python3.12/...` is a path).
 _BARE_HOST_END = re.compile(r"\.[A-Za-z]{2,63}$")
 _IPV6 = re.compile(r"(?<![0-9A-Fa-f:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![0-9A-Fa-f:])")
@@ -270,9 +273,31 @@ def _ipv6_matches(content: str) -> Iterator[re.Match[str]]:
             yield match
 
 
+def _ipv4_matches(content: str) -> Iterator[re.Match[str]]:
+    """`_IPV4.finditer(content)`, trying the pattern only at the digits before a `.` and a digit.
+
+    A match starts at the first of the (1-3) digits before its first dot, and its look-behind
+    rejects a digit before that start; so the start is where the run of digits before the dot
+    begins. After a match, the look-ahead keeps the next run from reaching back into it.
+    """
+    resume = 0
+    for dot in _IPV4_DOT.finditer(content):
+        if dot.start() < resume:
+            continue
+        start = dot.start()
+        while start > resume and dot.start() - start <= 3 and content[start - 1].isdecimal():
+            start -= 1
+        if start == dot.start() or dot.start() - start > 3:
+            continue  # no digits before the dot, or more than three: no match has this first dot
+        match = _IPV4.match(content, start)
+        if match:
+            resume = match.end()
+            yield match
+
+
 def _detect_ip_any(content: str) -> list[PIIMatch]:
     matches = []
-    for m in _IPV4.finditer(content):
+    for m in _ipv4_matches(content):
         try:
             ipaddress.IPv4Address(m.group())
         except ValueError:

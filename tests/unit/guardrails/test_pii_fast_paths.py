@@ -102,3 +102,18 @@ def test_the_ipv6_run_scan_equals_finditer_on_random_text(pieces: list[str]) -> 
 def test_the_ipv6_run_scan_equals_finditer_on_the_corpus() -> None:
     for text in [*TEXTS, "\n".join(TEXTS), ":".join(TEXTS), transcript(), dense_text()]:
         assert _spans(d._ipv6_matches(text)) == _spans(d._IPV6.finditer(text)), text
+
+
+IPV4_PIECES = ["1", "10", "255", "1234", ".", "..", "1.2.3.4", "a", "_", "-", " ", "\u0664", "v", "\n"]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(IPV4_PIECES), max_size=40))
+def test_the_ipv4_dot_scan_equals_finditer_on_random_text(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    assert _spans(d._ipv4_matches(text)) == _spans(d._IPV4.finditer(text))
+
+
+def test_the_ipv4_dot_scan_equals_finditer_on_the_corpus_and_bench_texts() -> None:
+    for text in [*TEXTS, "\n".join(TEXTS), ".".join(TEXTS), transcript(), dense_text()]:
+        assert _spans(d._ipv4_matches(text)) == _spans(d._IPV4.finditer(text)), text[:200]
