@@ -53,6 +53,26 @@ def finditer_at(candidates: re.Pattern[str], pattern: re.Pattern[str], text: str
             position = candidate.start() + 1
 
 
+def finditer_near(hints: re.Pattern[str], back: int, pattern: re.Pattern[str], text: str) -> Iterator[re.Match[str]]:
+    """`pattern.finditer(text)`, trying `pattern` only at the `back` positions before each hint.
+
+    Equal to `finditer` when every match of `pattern` starts at most `back` characters before a
+    `hints` match (non-overlapping hints) and `pattern` never matches empty: the positions tried
+    are, in order, every position a match can start at.
+    """
+    position = 0  # every position before this was tried, or lies inside a match found
+    for hint in hints.finditer(text):
+        at = max(position, hint.start() - back)
+        while at <= hint.start():
+            match = pattern.match(text, at)
+            if match:
+                yield match
+                at = position = match.end()
+            else:
+                at += 1
+        position = max(position, hint.start() + 1)
+
+
 # One alternation, so a text is scanned once for every secret shape.
 _SECRET = re.compile(
     r"(?=[-sArgxenhwA])(?:"  # every shape starts with one of these: fail fast everywhere else
@@ -81,6 +101,11 @@ _SECRET = re.compile(
 _SECRET_START = re.compile(
     r"-----BEGIN |sk-|sk_|rk_|whsec_|AKIA|ASIA|gh[pousr]_|github_pat_|glpat-|xox[abposr]-|AIza|npm_|hf_|eyJ"
 )
+# Still, `_SECRET_START` starts with common letters (s, r, w, g, x, n, h, e). Every shape holds one
+# of these rarer characters at most 6 after its start (`github_pat_`'s `_`; `eyJ`'s `J`; `AKIA`,
+# `ASIA`, `AIza` start with `A` and K/S/I): `finditer_near` tries `_SECRET` only there.
+_SECRET_HINT = re.compile(r"[-_J]|A(?=[KSI])")
+_SECRET_HINT_BACK = 6
 # 13-19 digits in groups of four (or Amex 4-6-5), one consistent separator: a card next to another
 # number ("4111-1111-1111-1111 10") must not swallow it and then fail the Luhn check.
 # It starts with `\d` (then looks behind the first digit), so the regex engine skips to digits instead of
@@ -222,7 +247,7 @@ def _non_overlapping(matches: list[PIIMatch]) -> list[PIIMatch]:
 def _detect_secret(content: str) -> list[PIIMatch]:
     return [
         PIIMatch(type="secret", value=m.group(), start=m.start(), end=m.end())
-        for m in finditer_at(_SECRET_START, _SECRET, content)
+        for m in finditer_near(_SECRET_HINT, _SECRET_HINT_BACK, _SECRET, content)
     ]
 
 

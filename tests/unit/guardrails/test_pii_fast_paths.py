@@ -117,3 +117,17 @@ def test_the_ipv4_dot_scan_equals_finditer_on_random_text(pieces: list[str]) -> 
 def test_the_ipv4_dot_scan_equals_finditer_on_the_corpus_and_bench_texts() -> None:
     for text in [*TEXTS, "\n".join(TEXTS), ".".join(TEXTS), transcript(), dense_text()]:
         assert _spans(d._ipv4_matches(text)) == _spans(d._IPV4.finditer(text)), text[:200]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(PIECES), max_size=60))
+def test_the_secret_hint_scan_equals_finditer_on_random_text(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    found = d.finditer_near(d._SECRET_HINT, d._SECRET_HINT_BACK, d._SECRET, text)
+    assert _spans(found) == _spans(d._SECRET.finditer(text))
+
+
+def test_the_secret_hint_scan_equals_finditer_on_the_corpus_and_bench_texts() -> None:
+    for text in [*TEXTS, "\n".join(TEXTS), "".join(TEXTS), transcript(), dense_text()]:
+        found = d.finditer_near(d._SECRET_HINT, d._SECRET_HINT_BACK, d._SECRET, text)
+        assert _spans(found) == _spans(d._SECRET.finditer(text)), text[:200]
