@@ -102,9 +102,11 @@ _SECRET_START = re.compile(
     r"-----BEGIN |sk-|sk_|rk_|whsec_|AKIA|ASIA|gh[pousr]_|github_pat_|glpat-|xox[abposr]-|AIza|npm_|hf_|eyJ"
 )
 # Still, `_SECRET_START` starts with common letters (s, r, w, g, x, n, h, e). Every shape holds one
-# of these rarer characters at most 6 after its start (`github_pat_`'s `_`; `eyJ`'s `J`; `AKIA`,
-# `ASIA`, `AIza` start with `A` and K/S/I): `finditer_near` tries `_SECRET` only there.
-_SECRET_HINT = re.compile(r"[-_J]|A(?=[KSI])")
+# of these rarer hints at most 6 after its start: its first `-` or `_` after the letter before it
+# (`sk-`, `whsec_`, `github_pat_`'s `b_`...), `eyJ`'s `J`, the `A` of `AKIA`/`ASIA`/`AIza`, a PEM
+# block's first dash. `finditer_near` tries `_SECRET` only there (prose's `follow-up` is no hint).
+# One leading character class (not an alternation), so `re` skips to those characters fast.
+_SECRET_HINT = re.compile(r"[-_JA](?:(?<=-)(?=----BEGIN )|(?<=[kctbmfpousra][-_])|(?<=J)|(?<=A)(?=[KSI]))")
 _SECRET_HINT_BACK = 6
 # 13-19 digits in groups of four (or Amex 4-6-5), one consistent separator: a card next to another
 # number ("4111-1111-1111-1111 10") must not swallow it and then fail the Luhn check.
