@@ -7,12 +7,12 @@ obfuscations `(at)` / `[at]` / `{at}` and `(dot)` / `[dot]` (and a spaced ` @ `)
 `.`. Matches are mapped back to the ORIGINAL text, so a replacement covers exactly the obfuscated
 span. Texts with none of those characters skip the normalising pass (one regex search).
 
-- emails: langchain's pattern, on the normalised text;
+- emails: langchain's pattern (its matches, found faster: `pii_email`), on the normalised text;
 - cards: 13-19 digits in groups (one consistent separator: space, dash or dot; or Amex 4-6-5), an
   issuer prefix (2-6: Mastercard, Visa, Amex, Discover, JCB, UnionPay...) and the Luhn check; a
   run of one repeated digit (`CapInh: 0000000000000000`) is never a card;
 - IPs: IPv4 (langchain's) and IPv6 (validated with `ipaddress`);
-- URLs: langchain's;
+- URLs: langchain's (its matches, found faster: `pii_url`);
 - secrets: API-key shapes (OpenAI/Anthropic `sk-`, Stripe `sk_live_`/`rk_live_`/`whsec_`, AWS
   `AKIA`/`ASIA`, GitHub `ghp_`/`github_pat_`, GitLab `glpat-`, Slack `xox?-`, Google `AIza`,
   npm, Hugging Face), JWTs and PEM private-key blocks.
@@ -27,7 +27,9 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from deep_agent_service.private_apis import PIIMatch, detect_email, detect_url, passes_luhn
+from deep_agent_service.guardrails.pii_email import detect_email
+from deep_agent_service.guardrails.pii_url import detect_url
+from deep_agent_service.private_apis import PIIMatch, passes_luhn
 
 Detector = Callable[[str], list[PIIMatch]]
 
@@ -49,6 +51,26 @@ def finditer_at(candidates: re.Pattern[str], pattern: re.Pattern[str], text: str
             position = match.end()
         else:
             position = candidate.start() + 1
+
+
+def finditer_near(hints: re.Pattern[str], back: int, pattern: re.Pattern[str], text: str) -> Iterator[re.Match[str]]:
+    """`pattern.finditer(text)`, trying `pattern` only at the `back` positions before each hint.
+
+    Equal to `finditer` when every match of `pattern` starts at most `back` characters before a
+    `hints` match (non-overlapping hints) and `pattern` never matches empty: the positions tried
+    are, in order, every position a match can start at.
+    """
+    position = 0  # every position before this was tried, or lies inside a match found
+    for hint in hints.finditer(text):
+        at = max(position, hint.start() - back)
+        while at <= hint.start():
+            match = pattern.match(text, at)
+            if match:
+                yield match
+                at = position = match.end()
+            else:
+                at += 1
+        position = max(position, hint.start() + 1)
 
 
 # One alternation, so a text is scanned once for every secret shape.
@@ -74,11 +96,19 @@ _SECRET = re.compile(
     + ")"
 )
 # Every secret shape starts with one of these literals. Python's `re` scans for a literal alternation
-# fast (a first-character set), while `_SECRET` pays its look-ahead and `\b` at every position: the
-# detector finds candidates with this and tries `_SECRET` only there (`finditer_at`).
+# fast (a first-character set), while `_SECRET` pays its look-ahead and `\b` at every position.
+# The detector now uses the faster `_SECRET_HINT` below; this stays as the list of shape starts the
+# fast-path tests check `finditer_at` with.
 _SECRET_START = re.compile(
     r"-----BEGIN |sk-|sk_|rk_|whsec_|AKIA|ASIA|gh[pousr]_|github_pat_|glpat-|xox[abposr]-|AIza|npm_|hf_|eyJ"
 )
+# Still, `_SECRET_START` starts with common letters (s, r, w, g, x, n, h, e). Every shape holds one
+# of these rarer hints at most 6 after its start: its first `-` or `_` after the letter before it
+# (`sk-`, `whsec_`, `github_pat_`'s `b_`...), `eyJ`'s `J`, the `A` of `AKIA`/`ASIA`/`AIza`, a PEM
+# block's first dash. `finditer_near` tries `_SECRET` only there (prose's `follow-up` is no hint).
+# One leading character class (not an alternation), so `re` skips to those characters fast.
+_SECRET_HINT = re.compile(r"[-_JA](?:(?<=-)(?=----BEGIN )|(?<=[kctbmfpousra][-_])|(?<=J)|(?<=A)(?=[KSI]))")
+_SECRET_HINT_BACK = 6
 # 13-19 digits in groups of four (or Amex 4-6-5), one consistent separator: a card next to another
 # number ("4111-1111-1111-1111 10") must not swallow it and then fail the Luhn check.
 # It starts with `\d` (then looks behind the first digit), so the regex engine skips to digits instead of
@@ -90,12 +120,17 @@ _ISSUER_DIGITS = frozenset("23456")
 # IPv4 not inside a longer dotted number (`release 1.2.3.4.5`, `v10.0.0.1.2` are versions).
 # It starts with `\d` and looks behind that digit (as `_CARD` does), so the scan skips to digits.
 _IPV4 = re.compile(r"\d(?<![\w.]\d)\d{0,2}\.(?:\d{1,3}\.){2}\d{1,3}(?!\w|\.\d)")
+# Every IPv4 match's first dot follows its first 1-3 digits and precedes a digit: a literal-led scan
+# for that dot finds candidates faster than `\d` scans every digit of the text (`_ipv4_matches`).
+_IPV4_DOT = re.compile(r"\.\d")
 # The host of a URL without a scheme ends in a letters-only top-level label (`python3.12/...` is a path).
 _BARE_HOST_END = re.compile(r"\.[A-Za-z]{2,63}$")
 _IPV6 = re.compile(r"(?<![0-9A-Fa-f:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![0-9A-Fa-f:])")
 # Every IPv6 address has two colons at most four hex digits apart; prose ("at 10:30", "Note:") rarely
-# does, and this literal-first pattern finds out fast, so most texts skip the costly scan above.
+# does, and this literal-first pattern finds them fast (`_ipv6_matches`).
 _IPV6_HINT = re.compile(r":[0-9A-Fa-f]{0,4}:")
+_HEX_OR_COLON = frozenset("0123456789ABCDEFabcdef:")
+_HEX_OR_COLON_RUN = re.compile(r"[0-9A-Fa-f:]*")
 
 # --- normalising ------------------------------------------------------------------------------
 
@@ -215,7 +250,7 @@ def _non_overlapping(matches: list[PIIMatch]) -> list[PIIMatch]:
 def _detect_secret(content: str) -> list[PIIMatch]:
     return [
         PIIMatch(type="secret", value=m.group(), start=m.start(), end=m.end())
-        for m in finditer_at(_SECRET_START, _SECRET, content)
+        for m in finditer_near(_SECRET_HINT, _SECRET_HINT_BACK, _SECRET, content)
     ]
 
 
@@ -245,24 +280,66 @@ def _detect_url(content: str) -> list[PIIMatch]:
     return kept
 
 
+def _ipv6_matches(content: str) -> Iterator[re.Match[str]]:
+    """`_IPV6.finditer(content)`, trying the pattern only at runs of hex digits and colons with a hint.
+
+    `_IPV6` starts with a look-behind, so `finditer` tries it at every position. But a match starts
+    where its look-behind allows, at the start of a maximal run of hex digits and colons, and its
+    look-ahead ends it at the end of that run: a match is a whole run. So only runs holding an
+    `_IPV6_HINT` (every match has one) are tried, each once.
+    """
+    done = 0
+    for hint in _IPV6_HINT.finditer(content):
+        if hint.start() < done:
+            continue  # in a run already tried
+        start = hint.start()
+        while start > done and content[start - 1] in _HEX_OR_COLON:
+            start -= 1
+        done = _HEX_OR_COLON_RUN.match(content, hint.start()).end()  # type: ignore[union-attr]
+        match = _IPV6.match(content, start)
+        if match:
+            yield match
+
+
+def _ipv4_matches(content: str) -> Iterator[re.Match[str]]:
+    """`_IPV4.finditer(content)`, trying the pattern only at the digits before a `.` and a digit.
+
+    A match starts at the first of the (1-3) digits before its first dot, and its look-behind
+    rejects a digit before that start; so the start is where the run of digits before the dot
+    begins. After a match, the look-ahead keeps the next run from reaching back into it.
+    """
+    resume = 0
+    for dot in _IPV4_DOT.finditer(content):
+        if dot.start() < resume:
+            continue
+        start = dot.start()
+        while start > resume and dot.start() - start <= 3 and content[start - 1].isdecimal():
+            start -= 1
+        if start == dot.start() or dot.start() - start > 3:
+            continue  # no digits before the dot, or more than three: no match has this first dot
+        match = _IPV4.match(content, start)
+        if match:
+            resume = match.end()
+            yield match
+
+
 def _detect_ip_any(content: str) -> list[PIIMatch]:
     matches = []
-    for m in _IPV4.finditer(content):
+    for m in _ipv4_matches(content):
         try:
             ipaddress.IPv4Address(m.group())
         except ValueError:
             continue
         matches.append(PIIMatch(type="ip", value=m.group(), start=m.start(), end=m.end()))
-    if _IPV6_HINT.search(content):
-        for m in _IPV6.finditer(content):
-            candidate = m.group()
-            if candidate.count(":") < 2 or ("::" not in candidate and candidate.count(":") != 7):
-                continue
-            try:
-                ipaddress.IPv6Address(candidate)
-            except ValueError:
-                continue
-            matches.append(PIIMatch(type="ip", value=candidate, start=m.start(), end=m.end()))
+    for m in _ipv6_matches(content):
+        candidate = m.group()
+        if candidate.count(":") < 2 or ("::" not in candidate and candidate.count(":") != 7):
+            continue
+        try:
+            ipaddress.IPv6Address(candidate)
+        except ValueError:
+            continue
+        matches.append(PIIMatch(type="ip", value=candidate, start=m.start(), end=m.end()))
     return _non_overlapping(matches)
 
 

@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
+from bench.pii import dense_text, transcript
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -86,3 +87,47 @@ def test_the_digit_led_ipv4_pattern_equals_the_look_behind_one() -> None:
     samples = ["1.2.3.4", "a1.2.3.4", ".1.2.3.4", "v10.0.0.1.2", "x 255.255.255.255 y", "1.2.3.4.5", "12.34.56.78x"]
     for text in [*TEXTS, *samples, "\n".join(TEXTS)]:
         assert _spans(d._IPV4.finditer(text)) == _spans(IPV4_REFERENCE.finditer(text)), text
+
+
+IPV6_PIECES = ["::", ":", "1", "ffff", "fe80", "a", "G", "g", "0db8", "x", " ", ".", "-", "12345", "2001:db8::1"]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(IPV6_PIECES), max_size=40))
+def test_the_ipv6_run_scan_equals_finditer_on_random_text(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    assert _spans(d._ipv6_matches(text)) == _spans(d._IPV6.finditer(text))
+
+
+def test_the_ipv6_run_scan_equals_finditer_on_the_corpus() -> None:
+    for text in [*TEXTS, "\n".join(TEXTS), ":".join(TEXTS), transcript(), dense_text()]:
+        assert _spans(d._ipv6_matches(text)) == _spans(d._IPV6.finditer(text)), text
+
+
+IPV4_PIECES = ["1", "10", "255", "1234", ".", "..", "1.2.3.4", "a", "_", "-", " ", "\u0664", "v", "\n"]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(IPV4_PIECES), max_size=40))
+def test_the_ipv4_dot_scan_equals_finditer_on_random_text(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    assert _spans(d._ipv4_matches(text)) == _spans(d._IPV4.finditer(text))
+
+
+def test_the_ipv4_dot_scan_equals_finditer_on_the_corpus_and_bench_texts() -> None:
+    for text in [*TEXTS, "\n".join(TEXTS), ".".join(TEXTS), transcript(), dense_text()]:
+        assert _spans(d._ipv4_matches(text)) == _spans(d._IPV4.finditer(text)), text[:200]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(PIECES), max_size=60))
+def test_the_secret_hint_scan_equals_finditer_on_random_text(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    found = d.finditer_near(d._SECRET_HINT, d._SECRET_HINT_BACK, d._SECRET, text)
+    assert _spans(found) == _spans(d._SECRET.finditer(text))
+
+
+def test_the_secret_hint_scan_equals_finditer_on_the_corpus_and_bench_texts() -> None:
+    for text in [*TEXTS, "\n".join(TEXTS), "".join(TEXTS), transcript(), dense_text()]:
+        found = d.finditer_near(d._SECRET_HINT, d._SECRET_HINT_BACK, d._SECRET, text)
+        assert _spans(found) == _spans(d._SECRET.finditer(text)), text[:200]

@@ -1,0 +1,42 @@
+"""langchain's `detect_email`, match for match, found from each `@` instead of from every word.
+
+langchain's pattern (`\\b[local]+@[domain]+\\.[A-Z|a-z]{2,}\\b`) starts with `\\b`, so `finditer`
+tries it at every word of the text. Every match holds exactly one `@` (neither part can hold one),
+and what follows the `@` does not depend on where the local part starts. So per `@`: the domain
+is matched once, and the match starts at the first word boundary of the run of local characters
+before the `@` (not before the end of the previous match, where `finditer` resumes).
+`tests/unit/guardrails/test_pii_email.py` checks equality with langchain's.
+"""
+
+from __future__ import annotations
+
+import re
+
+from deep_agent_service.private_apis import PIIMatch
+
+_LOCAL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._%+-")
+# langchain's pattern after the local part (with its `|` in the class, as written there).
+_DOMAIN = re.compile(r"@[A-Za-z0-9.-]+\.[A-Z|a-z]{2,}\b")
+_BOUNDARY = re.compile(r"\b")
+
+
+def detect_email(content: str) -> list[PIIMatch]:
+    matches: list[PIIMatch] = []
+    resume = 0  # where `finditer` would search from: the end of the previous match
+    at = content.find("@")
+    while at != -1:
+        domain = _DOMAIN.match(content, at)
+        if domain:
+            start = at
+            while start > resume and content[start - 1] in _LOCAL:
+                start -= 1
+            # `pos` does not hide the character before it from `\b`, as in `finditer`
+            boundary = _BOUNDARY.search(content, start, at)
+            if start < at and boundary and boundary.start() < at:
+                end = domain.end()
+                matches.append(
+                    PIIMatch(type="email", value=content[boundary.start() : end], start=boundary.start(), end=end)
+                )
+                resume = end
+        at = content.find("@", max(at + 1, resume))
+    return matches

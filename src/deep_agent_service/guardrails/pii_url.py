@@ -1,0 +1,72 @@
+"""langchain's `detect_url`, match for match, without its two slow parts.
+
+langchain scans its schemeless pattern (led by `\\b`) from every word of the text, and checks each
+schemeless match against every URL found so far (quadratic on URL-dense text). Here:
+
+- a schemeless match never holds whitespace, and needs a `.` followed by a letter or digit, so only
+  the whitespace-free tokens with such a dot are scanned (with `pos`/`endpos`, so `\\b` still sees
+  the character before the token): `finditer` over the whole text finds the same matches, since
+  none can span a token boundary;
+- the overlap check is a binary search over the sorted, disjoint scheme matches (schemeless
+  matches never overlap each other, so only those can exclude one).
+
+`tests/unit/guardrails/test_pii_url.py` checks equality with langchain's on the corpus, the bench
+texts and random texts.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from urllib.parse import urlparse
+
+from deep_agent_service.private_apis import PIIMatch
+
+# Both patterns are langchain's (`_redaction.detect_url`), unchanged.
+_SCHEME = re.compile(r"https?://[^\s<>\"{}|\\^`\[\]]+")
+_BARE = re.compile(
+    r"\b(?:www\.)?[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
+    r"(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)+(?:/[^\s]*)?"
+)
+# Every schemeless match holds a dot followed by an ASCII letter or digit (its second label).
+_DOT = re.compile(r"\.[a-zA-Z0-9]")
+_TOKEN_REST = re.compile(r"\S*")
+
+
+def _token_start(text: str, position: int, floor: int) -> int:
+    """Where the whitespace-free token around `position` starts (not before `floor`)."""
+    while position > floor and not text[position - 1].isspace():
+        position -= 1
+    return position
+
+
+def detect_url(content: str) -> list[PIIMatch]:
+    matches: list[PIIMatch] = []
+    for match in _SCHEME.finditer(content):
+        url = match.group()
+        result = urlparse(url)
+        if result.scheme in {"http", "https"} and result.netloc:
+            matches.append(PIIMatch(type="url", value=url, start=match.start(), end=match.end()))
+    starts = [m["start"] for m in matches]
+    ends = [m["end"] for m in matches]
+
+    def inside_scheme_match(position: int) -> bool:
+        at = bisect.bisect_right(starts, position) - 1
+        return at >= 0 and position < ends[at]
+
+    token_end = 0
+    for dot in _DOT.finditer(content):
+        if dot.start() < token_end:
+            continue  # in a token already scanned
+        token_start = _token_start(content, dot.start(), token_end)
+        token_end = _TOKEN_REST.match(content, dot.start()).end()  # type: ignore[union-attr]
+        for match in _BARE.finditer(content, token_start, token_end):
+            start, end = match.start(), match.end()
+            if inside_scheme_match(start) or inside_scheme_match(end - 1):
+                continue
+            url = match.group()
+            if "/" in url or url.startswith("www."):
+                result = urlparse(f"http://{url}")
+                if result.netloc and "." in result.netloc:
+                    matches.append(PIIMatch(type="url", value=url, start=start, end=end))
+    return matches
