@@ -6,7 +6,8 @@
 Aegra runs on a PostgreSQL and a Redis of the soak's own (tests/support/own_services.py), never the
 machine's shared ones. Each tenant (its own API key, user and org) loops over conversations, memory
 writes and reads, sandbox commands, PII and approvals (a write_file that pauses for approval, then is
-resumed with approve, on the other instance), alternating between the two instances. Halfway through,
+resumed with approve, on the other instance; these run as the org's admin, whose assistant it is),
+alternating between the two instances. Halfway through,
 instance B gets SIGTERM and is started again. Reported: runs, errors (those during B's restart
 listed apart), approval turns completed, RSS of each instance at start and end, run latency p50/p95, runs/s.
 """
@@ -26,6 +27,7 @@ from pathlib import Path
 import httpx
 from langgraph_sdk import get_client
 from tests.support.chat import last_ai_text
+from tests.support.durability import FAST_RECOVERY
 from tests.support.own_services import own_postgres, own_redis
 from tests.support.server import BASE_ENV, api_keys_env
 
@@ -43,8 +45,7 @@ TRAFFIC = (
     "what do you remember",
     "run echo soak {n} && ls /",
     "my email is soak{n}@example.com, say hi",
-    # APPROVAL is left out: on Aegra a member's run on the org's admin-made assistant answers 404
-    # "Assistant not found" (the org filter of tenancy/handlers.py); add it back once that works
+    APPROVAL,
 )
 
 
@@ -69,17 +70,28 @@ def run_error(result: object) -> str | None:
     return None
 
 
-async def approval_assistants(url: str) -> dict[str, str]:
+@dataclass(frozen=True)
+class Approver:
+    """An org admin's key and approval assistant: on Aegra assistants are per creator, so a member's
+    run on the admin's assistant answers 404, and the approval turns run as the admin."""
+
+    key: str
+    assistant: str
+
+
+async def approvers(url: str) -> dict[str, Approver]:
     """The approval assistant of each org, made by its admin (members may only read assistants)."""
     made = {}
     for key, who in ADMINS.items():
         client = get_client(url=url, api_key=key)
-        made[who["org"]] = (await client.assistants.create(graph_id="agent", config=APPROVAL_SETTINGS))["assistant_id"]
+        assistant = await client.assistants.create(graph_id="agent", config=APPROVAL_SETTINGS)
+        made[who["org"]] = Approver(key, assistant["assistant_id"])
     return made
 
 
-async def approval_turn(key: str, url: str, resume_url: str, text: str, assistant: str) -> str | None:
+async def approval_turn(approver: Approver, url: str, resume_url: str, text: str) -> str | None:
     """A run that pauses on write_file, resumed with approve on the other instance; None when it wrote."""
+    key, assistant = approver.key, approver.assistant
     client = get_client(url=url, api_key=key)
     thread = (await client.threads.create())["thread_id"]
     paused = await client.runs.wait(thread, assistant, input={"messages": [{"role": "user", "content": text}]})
@@ -98,7 +110,7 @@ async def approval_turn(key: str, url: str, resume_url: str, text: str, assistan
 
 
 async def tenant_loop(
-    key: str, urls: list[str], until: float, tally: Tally, restarting: asyncio.Event, *, approver: str
+    key: str, urls: list[str], until: float, tally: Tally, restarting: asyncio.Event, *, approver: Approver
 ) -> None:
     n = 0
     while time.monotonic() < until:
@@ -110,7 +122,7 @@ async def tenant_loop(
         failure: str | None = None
         try:
             if template == APPROVAL:
-                failure = await approval_turn(key, url, urls[(n + 1) % len(urls)], text, approver)
+                failure = await approval_turn(approver, url, urls[(n + 1) % len(urls)], text)
             else:
                 thread = await client.threads.create()
                 result = await client.runs.wait(
@@ -132,6 +144,20 @@ async def tenant_loop(
         n += 1
 
 
+async def progress(tally: Tally, began: float, until: float) -> None:
+    """A line a minute on stderr, so a long soak shows it is alive and how it goes."""
+    while (now := time.monotonic()) < until:
+        await asyncio.sleep(min(60.0, until - now))
+        elapsed = time.monotonic() - began
+        print(
+            f"[soak {elapsed / 60:4.1f} min] runs {len(tally.latencies)}, approvals {tally.approvals}, "
+            f"errors {len(tally.errors)}, during B's restart {len(tally.restart_errors)}"
+            + (f"; last error: {tally.errors[-1][:160]}" if tally.errors else ""),
+            file=sys.stderr,
+            flush=True,
+        )
+
+
 async def soak(minutes: float, python: Path, workdir: Path) -> dict[str, object]:
     with own_postgres() as postgres, own_redis() as redis:
         database_url = selfhost.create_database("soak", postgres.server_url)
@@ -139,9 +165,7 @@ async def soak(minutes: float, python: Path, workdir: Path) -> dict[str, object]
             **BASE_ENV,
             **api_keys_env({**TENANTS, **ADMINS}),
             **selfhost.aegra_env(database_url, redis_url=redis.url),
-            "LEASE_DURATION_SECONDS": "5",
-            "HEARTBEAT_INTERVAL_SECONDS": "2",
-            "REAPER_INTERVAL_SECONDS": "1",
+            **FAST_RECOVERY,
         }
 
         def start(name: str, port: int) -> DevServer:
@@ -156,11 +180,12 @@ async def soak(minutes: float, python: Path, workdir: Path) -> dict[str, object]
             tally, restarting = Tally(), asyncio.Event()
             began = time.monotonic()
             until = began + minutes * 60
-            approvers = await approval_assistants(urls[0])
+            by_org = await approvers(urls[0])
             loops = [
-                asyncio.create_task(tenant_loop(k, urls, until, tally, restarting, approver=approvers[who["org"]]))
+                asyncio.create_task(tenant_loop(k, urls, until, tally, restarting, approver=by_org[who["org"]]))
                 for k, who in TENANTS.items()
             ]
+            reporter = asyncio.create_task(progress(tally, began, until))
             await asyncio.sleep(minutes * 30)
             restarting.set()
             restart_began = time.monotonic()
@@ -171,6 +196,7 @@ async def soak(minutes: float, python: Path, workdir: Path) -> dict[str, object]
             restart_seconds = time.monotonic() - restart_began
             restarting.clear()
             await asyncio.gather(*loops)
+            reporter.cancel()
             elapsed = time.monotonic() - began
             rss_end = [rss_mb(s) for s in servers]
         finally:
