@@ -58,6 +58,17 @@ def _digest(text: str) -> bytes:
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
+def _fingerprint(message: BaseMessage) -> bytes:
+    """A digest of every part of a message the filter reads. `repr` of JSON-like values is
+    injective (strings are quoted and escaped), so two messages share a fingerprint only when
+    those parts are equal."""
+    if isinstance(message, AIMessage):
+        read: object = (message.content, message.tool_calls, message.invalid_tool_calls)
+    else:
+        read = message.content
+    return _digest(repr(read))
+
+
 def _replacement(match: PIIMatch, strategy: RedactionStrategy) -> str:
     """What langchain's strategy puts in place of one matched value."""
     value = match["value"]
@@ -105,6 +116,7 @@ class PIIFilter:
         # A plain dict (atomic operations under the GIL; the server runs graphs on several threads),
         # emptied when full.
         self._clean: dict[bytes, None] = {}
+        self._clean_messages: dict[bytes, None] = {}  # fingerprints (`_fingerprint`) of clean messages
 
     def text(self, content: str, counts: Counter[str], where: str) -> str:
         """`content` with every configured type replaced; raises `PIIBlockedError` for `block` types."""
@@ -150,7 +162,24 @@ class PIIFilter:
         return value
 
     def message(self, message: BaseMessage, counts: Counter[str], where: str) -> BaseMessage:
-        """A filtered copy of the message (the same object when nothing changed); ids are kept."""
+        """A filtered copy of the message (the same object when nothing changed); ids are kept.
+
+        Each model call sends the whole history again, and the history is rebuilt from the
+        checkpoint every run, so a message seen clean before is known by a fingerprint of what this
+        filter reads in it (its content and tool-call arguments), not by identity: a message edited
+        in place (`update_state` with the same id) has another fingerprint and is scanned again.
+        """
+        fingerprint = _fingerprint(message)
+        if fingerprint in self._clean_messages:
+            return message
+        filtered = self._scanned_message(message, counts, where)
+        if filtered is message:
+            if len(self._clean_messages) >= CLEAN_MEMO_SIZE:
+                self._clean_messages.clear()
+            self._clean_messages[fingerprint] = None
+        return filtered
+
+    def _scanned_message(self, message: BaseMessage, counts: Counter[str], where: str) -> BaseMessage:
         update: dict[str, Any] = {}
         before = sum(counts.values())
         content = self.value(message.content, counts, where)
