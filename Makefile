@@ -34,6 +34,11 @@ endef
 bubblewrap:
 	$(call apt_install,bwrap,bubblewrap,sandboxes will refuse to run (see README: Sandboxes))
 	$(call apt_install,slirp4netns,slirp4netns,networked sandboxes (sandbox_network: true) will be refused)
+	@# slirp4netns runs unprivileged and opens the tun device: some container images ship it root-only (0600)
+	@if [ -c /dev/net/tun ] && [ "$$(stat -c %a /dev/net/tun)" != 666 ]; then \
+		if [ "$$(id -u)" = 0 ]; then chmod 0666 /dev/net/tun && echo "made /dev/net/tun 0666 (the distributions' default) for networked sandboxes"; \
+		else echo "WARNING: /dev/net/tun is not 0666: networked sandboxes will be refused (run 'sudo chmod 0666 /dev/net/tun')"; fi; \
+	fi
 
 # The browser tests drive Debian's Chromium (/usr/bin/chromium) with Playwright; no browser download.
 browser:

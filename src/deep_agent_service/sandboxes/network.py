@@ -68,6 +68,23 @@ INSTALL_HINT = (
 )
 
 
+TUN_DEVICE = "/dev/net/tun"
+TUN_HINT = (
+    f"networked sandboxes need {TUN_DEVICE} readable and writable by the unprivileged user slirp4netns "
+    f"runs as (mode 0666, the distributions' default); run `chmod 0666 {TUN_DEVICE}` as root "
+    "(`make setup` does this when run as root), or turn sandbox_network off"
+)
+
+
+def _tun_open_to_all() -> bool:
+    """slirp4netns runs as the unprivileged sandbox user; a root-only tun device (some container
+    images ship it 0600) makes every networked command fail, so say so before trying."""
+    try:
+        return os.stat(TUN_DEVICE).st_mode & 0o006 == 0o006
+    except OSError:
+        return False
+
+
 class NetworkSetupError(SandboxError):
     """The box's network could not be set up; the command did not run."""
 
@@ -155,6 +172,8 @@ class BoxNetwork:
         self.binary = binary
         self.policy = policy
         self.run_as = tuple(run_as)  # the prefix that drops root, as for bubblewrap
+        if self.run_as and not _tun_open_to_all():
+            raise NetworkSetupError(TUN_HINT)
         self._slirp: subprocess.Popen[bytes] | None = None
         self._exit_w = -1  # slirp4netns exits when this closes: with stop(), or with the server itself
 

@@ -4,14 +4,17 @@ and one real networked command against a port this test listens on (on this mach
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from deep_agent_service.errors import ConfigurationError
 from deep_agent_service.sandboxes import local
+from deep_agent_service.sandboxes import network as box_network
 from deep_agent_service.sandboxes.isolation import IsolationUnavailableError, Limits
 from deep_agent_service.sandboxes.local import LocalProvider
 from deep_agent_service.sandboxes.network import SLIRP_CIDR, EgressPolicy, host_networks, slirp_path
@@ -125,3 +128,18 @@ async def test_a_networked_box_cannot_reach_a_service_on_this_machines_address(l
     # ... but not in there
     assert "HOST-SERVICE" not in result.output and "Permission denied" in result.output, result.output
     assert "tap0" in (await box.aexecute("cat /proc/net/route")).output  # its own NAT interface, not the host's
+
+
+@pytest.mark.skipif(slirp_path() is None, reason="slirp4netns is not installed")
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root drops to the sandbox user, who needs the tun device")
+async def test_a_root_only_tun_device_fails_networked_commands_with_the_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    device = tmp_path / "tun"  # stands in for /dev/net/tun as some container images ship it: 0600
+    device.write_bytes(b"")
+    device.chmod(0o600)
+    monkeypatch.setattr(box_network, "TUN_DEVICE", str(device))
+    provider = LocalProvider(sandbox_root(), limits=Limits(timeout_seconds=30), network=True)
+    box = (await provider.get_or_create("tun", {}, 60)).sandbox
+    with pytest.raises(box_network.NetworkSetupError, match=r"chmod 0666 /dev/net/tun"):  # as for a missing slirp4netns
+        await box.aexecute("echo ran")
