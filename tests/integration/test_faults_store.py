@@ -1,7 +1,9 @@
 """The memory store fails during a memory write (in process: a store wrapper that raises on demand).
 
 The model must get a tool error it can act on, the run must not fail, the earlier version of the
-file must stay, and once the store is back the same request succeeds.
+file must stay, and once the store is back the same request succeeds. The same for the sandbox's
+write-back of a memory file a command changed: what the command's result says (not saved) is what
+the store holds at the end of the run.
 """
 
 from __future__ import annotations
@@ -30,8 +32,12 @@ class FlakyStore(BaseStore):
     def __init__(self) -> None:
         self.inner = InMemoryStore()
         self.failing: str | None = None
+        self.fail_next_write_of: str | None = None  # a key: its next write fails, once
 
     def _fails(self, op: Op) -> bool:
+        if isinstance(op, PutOp) and op.key == self.fail_next_write_of:
+            self.fail_next_write_of = None
+            return True
         if self.failing == "writes":
             return isinstance(op, PutOp)
         namespace = getattr(op, "namespace", None) or getattr(op, "namespace_prefix", ())
@@ -108,3 +114,39 @@ async def test_a_store_outage_during_a_memory_write_is_a_tool_error_and_keeps_th
             recovery_seconds=recovered,
         )
     )
+
+
+async def test_a_sandbox_write_back_the_store_refused_is_not_saved_behind_the_models_back(
+    graph_and_store: tuple[Any, FlakyStore],
+) -> None:
+    """The write-back after a command fails once (the store is back a moment later, before the run ends).
+    The command's result told the model "NOT saved"; the run's end-of-run pass must not save it after all,
+    or a retry (the model's or the user's) writes the change twice."""
+    graph, store = graph_and_store
+    await _say(graph, "remember the sandbox baseline")
+    before = _notes(store)
+    fact = f"the boat is called {uuid.uuid4().hex[:6]}"
+    command = f"run echo '{fact}' >> /memories/notes.md && echo appended"
+
+    store.fail_next_write_of = "/notes.md"
+    reply, _ = await _say(graph, command)
+    failed_at = time.monotonic()
+    assert store.fail_next_write_of is None, "the write-back was attempted (and refused)"
+    assert "NOT saved to memory" in reply and "memory store is unavailable" in reply, reply
+    assert _notes(store) == before, "what the command's result said: not saved, also when the run ended"
+
+    retry, _ = await _say(graph, command)
+    recovered = time.monotonic() - failed_at
+    after = _notes(store) or ""
+    record(
+        FaultCase(
+            fault="store unavailable during a sandbox write-back",
+            server="in process",
+            in_flight=1,
+            client_saw="the command's output + 'NOT saved to memory ... memory store is unavailable'; run succeeded",
+            lost="the command's memory change, as reported (earlier version kept; retry wrote it once)",
+            recovery_seconds=recovered,
+        )
+    )
+    assert "appended" in retry and "NOT saved" not in retry, retry
+    assert after.count(fact) == 1, after

@@ -43,17 +43,27 @@ def launch_dev(workdir: Path, env: Mapping[str, str] | None = None) -> DevServer
 
 
 def start_aegra_instance(
-    name: str, *, workdir: Path, database_url: str, call_log: Path, redis_url: str = selfhost.DEFAULT_REDIS
+    name: str,
+    *,
+    workdir: Path,
+    database_url: str,
+    call_log: Path,
+    redis_url: str = selfhost.DEFAULT_REDIS,
+    env: Mapping[str, str] | None = None,
 ) -> DevServer:
-    """One Aegra instance of a test cluster: the `slow` graph, short leases, the call log; logs to `<name>.log`."""
+    """One Aegra instance of a test cluster: the `slow` graph, short leases, the call log; logs to `<name>.log`.
+
+    `env` adds to (or overrides) that environment, e.g. `WORKER_DRAIN_TIMEOUT`."""
     config = config_with_slow_graph(workdir, BASE_ENV)
-    env = {
+    full_env = {
         **BASE_ENV,
         **FAST_RECOVERY,
         **selfhost.aegra_env(database_url, redis_url=redis_url, config=config),
         "CALL_LOG": str(call_log),
+        **(env or {}),
     }
-    return selfhost.start_aegra(port=free_port(), env=env, log_path=workdir / f"{name}.log", cwd=workdir, timeout=180)
+    log_path = workdir / f"{name}.log"
+    return selfhost.start_aegra(port=free_port(), env=full_env, log_path=log_path, cwd=workdir, timeout=180)
 
 
 def unique_database(prefix: str) -> str:

@@ -121,19 +121,22 @@ def own_postgres() -> Iterator[OwnPostgres]:
 
 @dataclass
 class OwnRedis:
-    """One `redis-server` without persistence on 127.0.0.1:`port` (a restart empties it)."""
+    """One `redis-server` on 127.0.0.1:`port`: without persistence (a restart empties it), or with
+    `persistent=True` an append-only file fsynced on every write (a restart keeps every key)."""
 
     base: Path
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    persistent: bool = False
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
-        command = [str(REDIS_SERVER), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly"]
-        command += ["no", "--dir", str(self.base), "--logfile", str(self.base / "redis.log")]
+        command = [str(REDIS_SERVER), "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
+        command += ["--appendonly", "yes", "--appendfsync", "always"] if self.persistent else ["--appendonly", "no"]
+        command += ["--dir", str(self.base), "--logfile", str(self.base / "redis.log")]
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while not self.ping():

@@ -10,7 +10,9 @@ After every `execute` call (and once more when the agent finishes, for commands 
 the files of write-back mounts that differ from the baseline, i.e. that THIS run created or
 changed, are written back through the mount's own store backend: the same canonical path, quota,
 provenance (and PII) path as a tool write. What that path refuses (over `MEMORY_MAX_FILES` or
-`MEMORY_MAX_FILE_BYTES`, a non-canonical name) stays in the box only, and the tool result says so.
+`MEMORY_MAX_FILE_BYTES`, a non-canonical name, the store unavailable) stays in the box only, and the
+tool result says so; that version is not tried again later in the run (the next run's box starts
+from the store again).
 
 Whose memory: a box belongs to one user (thread boxes, and assistant boxes per user: see
 `provider.sandbox_name`), the baseline is per run, and the write goes to the namespace of the
@@ -331,9 +333,12 @@ class SandboxFileSync(AgentMiddleware[Any, Any]):
             if content is None:
                 continue
             reason = await self._save(mounts, path, content)
-            if reason is None:
-                run.baseline[path] = digest(content)
-            else:
+            # Saved or refused, this version is settled: a refused one (store down, over quota) is
+            # reported in this result, and a later pass of the same run (the next command, the run's
+            # end) must not save it behind that report, or a retry writes the change twice. A further
+            # change to the file differs from this digest and is written back as usual.
+            run.baseline[path] = digest(content)
+            if reason is not None:
                 skipped.append((path, reason))
         return skipped
 
