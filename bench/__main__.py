@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from bench import factory, growth, pii, runs, sandbox
+from bench import aegra_scale, factory, growth, pii, runs, sandbox
 from bench.common import print_comparison, print_table, write_chart, write_json
 
 CHART = Path(__file__).resolve().parents[1] / "docs" / "bench.png"
@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.compare and not args.compare.is_file():
         parser.error(f"--compare {args.compare}: no such file")
-    rows = [*factory.main(), *runs.main(), *growth.main(), *pii.main(), *sandbox.main()]
+    rows = [*factory.main(), *runs.main(), *growth.main(), *pii.main(), *sandbox.main(), *aegra_scale.main()]
     print("\n== all benchmarks ==")
     print_table(rows)
     print(f"results: {write_json('all', rows)}")

@@ -14,7 +14,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from deepagents import FilesystemPermission
 from deepagents.backends import CompositeBackend, StateBackend
 from deepagents.backends.protocol import (
     BackendProtocol,
@@ -195,16 +194,6 @@ def build_backend(
     """The agent's filesystem: `default` (thread scratch) plus one store route per mount (`stores`, if built)."""
     routes: dict[str, BackendProtocol] = dict(stores if stores is not None else store_backends(mounts))
     return MountedBackend(default=default if default is not None else StateBackend(), routes=routes)
-
-
-def read_only_permissions(mounts: tuple[Mount, ...]) -> list[FilesystemPermission]:
-    """Deny writes, edits and deletes under every read-only mount (the agent's file tools).
-
-    The bare mount (`/policies`) cannot be a rule here: with a backend that executes commands,
-    deepagents accepts only rules inside a route prefix (`/policies/...`). It is refused by the
-    guard (`ReadOnlyMountGuard`) and, whoever calls, by the mount's store backend (key `/`)."""
-    paths = [f"{mount.prefix}**" for mount in mounts if not mount.agent_writable]
-    return [FilesystemPermission(operations=["write"], paths=paths, mode="deny")] if paths else []
 
 
 def mount_at(mounts: tuple[Mount, ...], path: str) -> tuple[Mount, str] | None:
