@@ -123,22 +123,27 @@ async def _until_healthy(url: str, since: float) -> float:
     return time.monotonic() - since
 
 
-async def _start_sandbox_write(dev_server: DevServer, fact: str, sleep_seconds: int) -> tuple[str, str]:
-    """A run whose sandbox command appends `fact` to the notes after `sleep_seconds`; returns once it sleeps."""
+async def _start_sandbox_write(dev_server: DevServer, fact: str) -> tuple[str, str, Path]:
+    """A run whose sandbox command appends `fact` to the notes once the test releases it; returns once
+    the command waits, with the host path that releases it (touch it): the fault happens before or
+    after the write-back by the test's choice, never by a race with a sleep."""
     client = get_client(url=dev_server.url)
     thread_id = (await client.threads.create())["thread_id"]
     marker = f"started-{uuid.uuid4().hex[:8]}"
-    command = f"touch /{marker} && sleep {sleep_seconds} && echo '{fact}' >> /memories/notes.md && echo appended"
+    command = (
+        f"touch /{marker} && while [ ! -e /{marker}.go ]; do sleep 0.05; done && "
+        f"echo '{fact}' >> /memories/notes.md && echo appended"
+    )
     run = await client.runs.create(
         thread_id, "agent", input={"messages": [{"role": "user", "content": f"run {command}"}]}
     )
     root = Path(dev_server.env["SANDBOX_ROOT"])
     deadline = time.monotonic() + RECOVERY_LIMIT_SECONDS
-    while not await asyncio.to_thread(lambda: list(root.glob(f"*/root/{marker}"))):  # the box's `/` on the host
+    while not (started := await asyncio.to_thread(lambda: list(root.glob(f"*/root/{marker}")))):  # the box's `/`
         status = (await client.runs.get(thread_id, run["run_id"]))["status"]
         assert status in {"pending", "running"} and time.monotonic() < deadline, f"the command never started: {status}"
         await asyncio.sleep(0.1)
-    return thread_id, run["run_id"]
+    return thread_id, run["run_id"], started[0].with_name(f"{marker}.go")
 
 
 async def _reply(dev_server: DevServer, thread_id: str) -> str:
@@ -152,11 +157,12 @@ async def test_a_run_in_flight_writes_memory_while_the_database_is_down(
     client = get_client(url=dev_server.url)
     fact = f"the outage fact {uuid.uuid4().hex[:6]}"
     before = await asyncio.to_thread(_notes, database)
-    thread_id, run_id = await _start_sandbox_write(dev_server, fact, sleep_seconds=3)
+    thread_id, run_id, release = await _start_sandbox_write(dev_server, fact)
 
     await asyncio.to_thread(database.stop, "fast")
     stopped_at = time.monotonic()
     try:  # the write-back happens while the database is down
+        release.touch()
         finished = await wait_for_run(client, thread_id, run_id, within=RECOVERY_LIMIT_SECONDS)
         saw = await _reply(dev_server, thread_id)
     finally:
@@ -193,11 +199,13 @@ async def test_a_run_in_flight_writes_memory_after_the_database_is_back(
 ) -> None:
     client = get_client(url=dev_server.url)
     fact = f"the restart fact {uuid.uuid4().hex[:6]}"
-    thread_id, run_id = await _start_sandbox_write(dev_server, fact, sleep_seconds=6)
+    thread_id, run_id, release = await _start_sandbox_write(dev_server, fact)
 
     await asyncio.to_thread(database.stop, "fast")  # every pooled connection dies
     await asyncio.to_thread(database.start)
     restarted_at = time.monotonic()
+    await _until_healthy(dev_server.url, restarted_at)  # back: the write-back runs on a pool that lost every connection
+    release.touch()
     finished = await wait_for_run(client, thread_id, run_id, within=RECOVERY_LIMIT_SECONDS)
     completed = time.monotonic() - restarted_at
     saw = await _reply(dev_server, thread_id)
