@@ -39,7 +39,7 @@ from deep_agent_service.offline_model import OfflineChatModel
 from deep_agent_service.tenancy.identity import Scope, namespace_for, resolve_identity
 
 TURNS = (1, 10, 50, 100)
-TRIALS = int(os.environ.get("BENCH_GROWTH_TRIALS", "9"))
+TRIALS = int(os.environ.get("BENCH_GROWTH_TRIALS", "21"))
 FILES = int(os.environ.get("BENCH_GROWTH_FILES", "1000"))
 ASSISTANT = "a"
 BARE_NAMESPACE = ("bare", "memories")
