@@ -19,6 +19,7 @@ from deep_agent_service.builder import build_agent
 from deep_agent_service.runs import run_id
 from deep_agent_service.server.operations import log_run_start
 from deep_agent_service.settings import get_settings
+from deep_agent_service.tenancy.assistant_lookup import aegra_thread_assistant_configurable
 from deep_agent_service.tenancy.handlers import SPOOFABLE_KEYS
 from deep_agent_service.tenancy.identity import resolve_identity
 
@@ -32,6 +33,11 @@ build_agent(assistant_settings_from({}))
 
 async def agent(config: RunnableConfig, runtime: ServerRuntime[Any]) -> CompiledStateGraph[Any, Any, Any, Any]:
     configurable = config.get("configurable") or {}
+    if runtime.execution_runtime is None and "assistant_id" not in configurable and configurable.get("thread_id"):
+        # A state read on Aegra carries the thread id alone: build the thread's assistant's graph, so a
+        # pending approval shows in the state (langgraph-api passes the assistant's config itself).
+        stored = await aegra_thread_assistant_configurable(str(configurable["thread_id"]))
+        configurable = {**(stored or {}), **configurable}
     graph = build_agent(assistant_settings_from(configurable))
     if runtime.execution_runtime is not None:
         identity = resolve_identity(

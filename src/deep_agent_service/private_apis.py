@@ -74,6 +74,8 @@ class PrivateAPI:
 
 _LANGCHAIN = ("langchain", "1.5.2")
 _DEEPAGENTS = ("deepagents", "0.7.32")
+# Aegra needs Python >= 3.12: its entries are checked against the Aegra venv's sources (make aegra-venv).
+_AEGRA = ("aegra-api", "0.11.0")
 _STORE = "deepagents.backends.store:StoreBackend."
 _STORE_USER = "memory/store.py: provenance on every write, quotas, natively async listing"
 
@@ -194,6 +196,47 @@ PRIVATE_APIS: tuple[PrivateAPI, ...] = (
         "langgraph_api.worker_runtime:",
         "tenancy/identity.py: the verified user rides in configurable['langgraph_auth_user']",
         source_contains=("langgraph_auth_user",),
+    ),
+    PrivateAPI(
+        *_AEGRA,
+        "aegra_api.services.run_preparation:",
+        "tenancy/handlers.py: Aegra merges a run's config over its assistant's one level deep, reading the "
+        "assistant among the caller's and the system ones; the handler merges `configurable` beneath it",
+        source_contains=(
+            "config = _merge_jsonb(assistant.config, config)",
+            'or_(AssistantORM.user_id == user.identity, AssistantORM.user_id == "system")',
+            '"assistant_id": str(assistant_id),',
+        ),
+    ),
+    PrivateAPI(
+        *_AEGRA,
+        "aegra_api.api.runs:",
+        "tenancy/identity.py: the create_run handler's in-place `config` replaces the run's top-level keys",
+        source_contains=("request.config = {**(request.config or {}), **config_overrides}",),
+    ),
+    PrivateAPI(
+        *_AEGRA,
+        "aegra_api.core.orm:",
+        "tenancy/assistant_lookup.py: the stored assistant config, and the thread's assistant for state reads",
+        source_contains=(
+            "class Assistant(Base):",
+            "class Thread(Base):",
+            "config: Mapped[dict] = mapped_column(JsonbSafe",
+            "user_id: Mapped[str] = mapped_column(Text, nullable=False)",
+            'metadata_json: Mapped[dict] = mapped_column("metadata_json", JsonbSafe',
+        ),
+    ),
+    PrivateAPI(
+        *_AEGRA,
+        "aegra_api.core.database:",
+        "tenancy/assistant_lookup.py: Aegra's own SQLAlchemy engine",
+        source_contains=("def get_engine(self) -> AsyncEngine:", "db_manager = DatabaseManager()"),
+    ),
+    PrivateAPI(
+        *_AEGRA,
+        "aegra_api.api.threads:",
+        "agent.py: state reads call the graph factory with the thread id alone (no assistant config)",
+        source_contains=("config: dict[str, Any] = create_thread_config(thread_id, user)",),
     ),
     PrivateAPI(
         "langchain-core",

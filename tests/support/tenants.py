@@ -19,8 +19,9 @@ import jwt
 from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 
-from deep_agent_service.server.devserver import DevServer
-from tests.support.server import api_keys_env, serving
+from deep_agent_service.server import selfhost
+from deep_agent_service.server.devserver import DevServer, free_port, isolated_config
+from tests.support.server import BASE_ENV, api_keys_env, serving
 
 PEOPLE: dict[str, tuple[str, str]] = {
     "alice": ("acme", "admin"),
@@ -43,6 +44,7 @@ class Tenants:
     server: DevServer
     headers: Mapping[str, Mapping[str, str]]
     mode: str
+    kind: str = "langgraph-dev"  # or "aegra"
 
     @property
     def url(self) -> str:
@@ -58,6 +60,10 @@ class Tenants:
 
 def _api_key_headers() -> dict[str, dict[str, str]]:
     return {name: {"x-api-key": f"test-{name}-{secrets.token_urlsafe(16)}"} for name in PEOPLE}
+
+
+def _api_key_table(headers: Mapping[str, Mapping[str, str]]) -> dict[str, dict[str, str]]:
+    return {h["x-api-key"]: {"user": n, "org": PEOPLE[n][0], "role": PEOPLE[n][1]} for n, h in headers.items()}
 
 
 def _jwt_headers(secret: str) -> dict[str, dict[str, str]]:
@@ -81,8 +87,7 @@ def tenant_server(mode: str, workdir: Path, env: Mapping[str, str] | None = None
     extra: dict[str, Any] = dict(env or {})
     if mode == "api_keys":
         headers = _api_key_headers()
-        table = {h["x-api-key"]: {"user": n, "org": PEOPLE[n][0], "role": PEOPLE[n][1]} for n, h in headers.items()}
-        server_env = {**api_keys_env(table), **extra}
+        server_env = {**api_keys_env(_api_key_table(headers)), **extra}
     elif mode == "jwt":
         secret = secrets.token_urlsafe(32)
         headers = _jwt_headers(secret)
@@ -97,3 +102,18 @@ def tenant_server(mode: str, workdir: Path, env: Mapping[str, str] | None = None
         raise ValueError(f"unknown auth mode {mode!r}: use api_keys or jwt")
     with serving(workdir, server_env) as server:
         yield Tenants(server=server, headers=headers, mode=mode)
+
+
+@contextmanager
+def aegra_tenant_server(workdir: Path, postgres_server_url: str, redis_url: str) -> Iterator[Tenants]:
+    """One Aegra instance in `api_keys` mode that knows every person in PEOPLE, on a database of its
+    own in the PostgreSQL at `postgres_server_url` (see tests/support/own_services.py) and `redis_url`."""
+    headers = _api_key_headers()
+    database_url = selfhost.create_database("tenants", postgres_server_url)
+    env = {**BASE_ENV, **api_keys_env(_api_key_table(headers))}
+    env |= selfhost.aegra_env(database_url, redis_url=redis_url, config=isolated_config(workdir, env))
+    server = selfhost.start_aegra(port=free_port(), env=env, log_path=workdir / "aegra.log", cwd=workdir, timeout=180)
+    try:
+        yield Tenants(server=server, headers=headers, mode="api_keys", kind="aegra")
+    finally:
+        server.stop()

@@ -1,22 +1,41 @@
-"""The stored settings of an assistant, read from the LangGraph server this process runs in.
+"""The stored configuration of an assistant, read from the LangGraph server this process runs in.
 
 Stock clients (LangChain's Deep Agents UI) send the assistant's own `config` back with every run.
 For a member that echo carries `assistant_settings`, which a member may not override per run; the
 `threads.create_run` handler compares it with what is stored to tell an echo from an override.
+
+On Aegra the handler also needs the whole stored `configurable`: Aegra 0.11 merges a run's config
+over its assistant's one level deep only, so a run's own `configurable` (ours always has one: the
+stamped `assistant_id`) would replace the assistant's, settings and all. The handler puts the
+stored one beneath the run's, which is what langgraph-api does itself. Aegra's state reads
+(`threads.get_state`, history, state updates) call the graph factory with the thread id alone;
+the factory reads the configurable of the thread's assistant here, so a paused run's state shows
+its pending approval as on langgraph-api.
 """
 
 from __future__ import annotations
 
+import functools
+import importlib.util
+from collections.abc import Mapping
 from typing import Any
 
 from deep_agent_service.assistant_settings import ASSISTANT_SETTINGS_KEY
 
 NOT_FOUND = object()
+AEGRA_SYSTEM_OWNER = "system"  # Aegra's owner of the graphs' own assistants, visible to everyone
+
+
+def settings_in(configurable: Mapping[str, Any] | None) -> Any:
+    """The `assistant_settings` of a stored `configurable` ({} when it has none); `NOT_FOUND` for None."""
+    if configurable is None:
+        return NOT_FOUND
+    return configurable.get(ASSISTANT_SETTINGS_KEY) or {}
 
 
 async def stored_assistant_settings(assistant_id: str) -> Any:
-    """The assistant's stored `configurable.assistant_settings` ({} when it has none), or `NOT_FOUND`
-    when this server cannot tell (no langgraph-api runtime in the process, e.g. Aegra; no such id)."""
+    """The assistant's stored `configurable.assistant_settings` on langgraph-api ({} when it has none),
+    or `NOT_FOUND` when this server cannot tell (no langgraph-api runtime in the process; no such id)."""
     try:
         from langgraph_runtime.database import connect  # type: ignore[import-untyped]
         from langgraph_runtime.ops import Assistants  # type: ignore[import-untyped]
@@ -26,8 +45,65 @@ async def stored_assistant_settings(assistant_id: str) -> Any:
         # ctx=None: the run handler has already authorized the caller for this assistant.
         async with connect() as conn:
             async for assistant in await Assistants.get(conn, assistant_id):
-                configurable = (assistant.get("config") or {}).get("configurable") or {}
-                return configurable.get(ASSISTANT_SETTINGS_KEY) or {}
+                return settings_in((assistant.get("config") or {}).get("configurable") or {})
     except ValueError:  # not an assistant UUID: nothing to compare with, the strict rule applies
         return NOT_FOUND
     return NOT_FOUND
+
+
+@functools.cache
+def on_aegra() -> bool:
+    """Whether this process is an Aegra server (its package is importable)."""
+    return importlib.util.find_spec("aegra_api") is not None
+
+
+def _configurable_of(config: Any) -> dict[str, Any]:
+    configurable = config.get("configurable") if isinstance(config, Mapping) else None
+    return dict(configurable) if isinstance(configurable, Mapping) else {}
+
+
+async def aegra_stored_configurable(assistant_id: str, user_id: str) -> dict[str, Any] | None:
+    """The assistant's stored `config.configurable` on Aegra ({} when it has none), read as Aegra reads
+    it for the run: by id, among the caller's own assistants and the system ones. None when the
+    caller sees no such assistant (Aegra answers 404 next) or this process is not Aegra."""
+    if not on_aegra():
+        return None
+    try:
+        from aegra_api.core.database import db_manager  # type: ignore[import-not-found]
+        from aegra_api.core.orm import Assistant  # type: ignore[import-not-found]
+        from sqlalchemy import or_, select  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    statement = select(Assistant.assistant_id, Assistant.config).where(
+        Assistant.assistant_id == assistant_id,
+        or_(Assistant.user_id == user_id, Assistant.user_id == AEGRA_SYSTEM_OWNER),
+    )
+    async with db_manager.get_engine().connect() as conn:
+        row = (await conn.execute(statement)).first()
+    return None if row is None else _configurable_of(row.config)
+
+
+async def aegra_thread_assistant_configurable(thread_id: str) -> dict[str, Any] | None:
+    """On Aegra, the stored `config.configurable` of the assistant the thread last ran with (Aegra
+    keeps its id in the thread's metadata), among the thread owner's assistants and the system
+    ones; None when there is none or this process is not Aegra. For state reads, which Aegra has
+    already authorized for the thread's owner."""
+    if not on_aegra():
+        return None
+    try:
+        from aegra_api.core.database import db_manager  # type: ignore[import-not-found]
+        from aegra_api.core.orm import Assistant, Thread  # type: ignore[import-not-found]
+        from sqlalchemy import Text, literal, or_, select  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    statement = (
+        select(Assistant.config)
+        .join(Thread, Assistant.assistant_id == Thread.metadata_json.op("->>")(literal("assistant_id", Text)))
+        .where(
+            Thread.thread_id == thread_id,
+            or_(Assistant.user_id == Thread.user_id, Assistant.user_id == AEGRA_SYSTEM_OWNER),
+        )
+    )
+    async with db_manager.get_engine().connect() as conn:
+        row = (await conn.execute(statement)).first()
+    return None if row is None else _configurable_of(row.config)

@@ -25,9 +25,21 @@ from deep_agent_service.guardrails.state_writes import filter_run_payload
 from deep_agent_service.memory.server_store import server_store
 from deep_agent_service.memory.writes import MemoryQuotaError, check_quota, stamp, stamped, value_size
 from deep_agent_service.settings import Settings, get_settings
-from deep_agent_service.tenancy.assistant_lookup import NOT_FOUND, stored_assistant_settings
+from deep_agent_service.tenancy.assistant_lookup import (
+    NOT_FOUND,
+    aegra_stored_configurable,
+    settings_in,
+    stored_assistant_settings,
+)
 from deep_agent_service.tenancy.credentials import Authenticator, build_authenticator, principal_dict
-from deep_agent_service.tenancy.identity import RunIdentity, Scope, encode_part, identity_from_user, stamp_run_assistant
+from deep_agent_service.tenancy.identity import (
+    RunIdentity,
+    Scope,
+    canonical_assistant_id,
+    encode_part,
+    identity_from_user,
+    stamp_run_assistant,
+)
 
 # Identity keys a client might put into a run's config or context to act as someone else.
 SPOOFABLE_KEYS = frozenset({"user_id", "user", "org_id", "org", "owner", "role", "identity"})
@@ -178,9 +190,15 @@ def run_creator(pii: PIIFilter) -> Any:  # the SDK types handlers per action; th
             return _owned(who)
         # Aegra passes config/context at the top level, scopes runs to the user itself, and would take
         # a returned dict as the config overrides: stamp the assistant id in place and return nothing.
-        _reject_spoofing(value, who, allow_settings=True)
+        # It merges the run's config over the assistant's one level deep only, so the assistant's own
+        # `configurable` (its settings) goes beneath the run's here, as langgraph-api merges it.
+        requested = value.get("assistant_id")
+        stored = (
+            await aegra_stored_configurable(canonical_assistant_id(str(requested)), who.user) if requested else None
+        )
+        _reject_spoofing(value, who, allow_settings=True, stored_settings=settings_in(stored))
         filter_input(value)
-        stamp_run_assistant(value)
+        stamp_run_assistant(value, stored)
         return None
 
     return create_run

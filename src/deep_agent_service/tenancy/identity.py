@@ -191,18 +191,24 @@ def canonical_assistant_id(requested: str) -> str:
         return str(uuid.uuid5(GRAPH_ASSISTANT_NAMESPACE, requested))
 
 
-def stamp_run_assistant(value: MutableMapping[str, Any]) -> None:
+def stamp_run_assistant(value: MutableMapping[str, Any], stored_configurable: Mapping[str, Any] | None = None) -> None:
     """Put the run's assistant id into its config, server-side, where the server does not.
 
     For the `threads.create_run` auth handler. langgraph-api sets `configurable.assistant_id`
     itself (its handler value carries `kwargs`); Aegra 0.11 does not, but merges the handler's
     `config` into the run, overriding whatever the client sent, so the id read by
     `identity_from_runtime` is the one the run was authorized for on both servers.
+
+    Aegra then merges the run's config over its assistant's one level deep only: the run's
+    `configurable` would replace the assistant's. `stored_configurable` (the assistant's own) goes
+    beneath the run's keys, so the run gets what langgraph-api gives it: the assistant's settings,
+    the run's own keys over them, then the stamped id.
     """
     requested = value.get("assistant_id")
     if "kwargs" in value or not requested:
         return
     config = dict(value.get("config") or {})
     assistant_id = canonical_assistant_id(str(requested))
-    config["configurable"] = {**(config.get("configurable") or {}), "assistant_id": assistant_id}
+    own = config.get("configurable") or {}
+    config["configurable"] = {**(stored_configurable or {}), **own, "assistant_id": assistant_id}
     value["config"] = config

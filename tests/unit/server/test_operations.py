@@ -43,6 +43,22 @@ def test_the_run_assistant_is_stamped_over_what_an_aegra_client_sent() -> None:
     assert no_config["config"] == {"configurable": {"assistant_id": canonical_assistant_id("agent")}}
 
 
+def test_the_assistants_stored_configurable_goes_beneath_the_runs_own_keys() -> None:
+    # Aegra merges a run's config over its assistant's one level deep: the handler merges `configurable`.
+    stored = {"assistant_settings": {"interrupt_on": ["write_file"]}, "tone": "dry", "assistant_id": "stale"}
+    value: dict[str, Any] = {"assistant_id": "agent", "config": {"configurable": {"tone": "warm"}, "tags": ["t"]}}
+    stamp_run_assistant(value, stored)
+    assert value["config"] == {
+        "configurable": {
+            "assistant_settings": {"interrupt_on": ["write_file"]},
+            "tone": "warm",
+            "assistant_id": canonical_assistant_id("agent"),
+        },
+        "tags": ["t"],
+    }
+    assert stored["assistant_id"] == "stale", "the stored config itself is not changed"
+
+
 def test_langgraph_api_run_values_are_left_alone() -> None:
     value: dict[str, Any] = {"assistant_id": "agent", "kwargs": {"config": {}}}
     stamp_run_assistant(value)

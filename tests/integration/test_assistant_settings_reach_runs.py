@@ -1,0 +1,139 @@
+"""An assistant's settings reach every run of it, on both servers.
+
+An admin stores `config.configurable.assistant_settings` on an assistant; each run of it is built
+from them, whether or not the run sends a `config.configurable` of its own. langgraph-api merges
+the run's `configurable` over the assistant's key by key; Aegra 0.11 replaces the assistant's whole
+`configurable` with the run's (a shallow merge), and the `threads.create_run` handler makes up for
+that. Members: a run config that only repeats the stored settings is allowed, a different value is
+403. On Aegra assistants are per creator, so there a member runs the graph's system assistant and
+gets 404 for an admin's.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from langgraph_sdk.client import LangGraphClient
+
+from deep_agent_service.server import selfhost
+from deep_agent_service.tenancy.identity import canonical_assistant_id
+from tests.support.chat import last_ai_text
+from tests.support.own_services import own_postgres, own_redis
+from tests.support.tenants import Tenants, aegra_tenant_server, tenant_server
+
+ADMIN, MEMBER = "alice", "bob"  # both in acme
+APPROVAL = {"interrupt_on": ["write_file"]}
+APPROVE = {"resume": {"decisions": [{"type": "approve"}]}}
+
+
+@pytest.fixture(scope="module", params=["langgraph-dev", "aegra"])
+def tenants(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tenants]:
+    workdir = Path(tmp_path_factory.mktemp(f"settings-{request.param}"))
+    if request.param == "langgraph-dev":
+        with tenant_server("api_keys", workdir) as running:
+            yield running
+        return
+    try:
+        selfhost.ensure_aegra_venv()
+    except selfhost.SelfHostError as error:
+        pytest.skip(f"the Aegra venv could not be created: {error}")
+    with (
+        own_postgres() as postgres,
+        own_redis() as redis,
+        aegra_tenant_server(workdir, postgres.server_url, redis.url) as running,
+    ):
+        yield running
+
+
+def _says(text: str) -> dict[str, Any]:
+    return {"messages": [{"role": "user", "content": text}]}
+
+
+async def _assistant(tenants: Tenants, settings: dict[str, Any]) -> str:
+    # Aegra refuses a creator's second assistant with the same graph and config (409): one each.
+    settings = {**settings, "instructions": f"assistant {uuid.uuid4()}"}
+    config = {"configurable": {"assistant_settings": settings}}
+    assistant = await tenants.client(ADMIN).assistants.create(graph_id="agent", config=config)
+    return str(assistant["assistant_id"])
+
+
+async def _read_on_a_new_thread(client: LangGraphClient, assistant_id: str, path: str) -> str:
+    """What the agent reads at `path` on a fresh thread (Aegra's HTTP /store has namespaces of its own,
+    so the memory is read the way a person would: through the agent)."""
+    thread = (await client.threads.create())["thread_id"]
+    return last_ai_text(await client.runs.wait(thread, assistant_id, input=_says(f"read {path}")))
+
+
+def _missing(reply: str) -> bool:
+    return reply.startswith("Error: File") and re.search(r"not.found", reply) is not None
+
+
+async def _run(tenants: Tenants, person: str, assistant_id: str, body: dict[str, Any]) -> httpx.Response:
+    """A run posted as JSON, to see the status code of a refusal."""
+    thread = (await tenants.client(person).threads.create())["thread_id"]
+    headers = dict(tenants.headers[person])
+    async with httpx.AsyncClient(base_url=tenants.url, headers=headers, timeout=120) as http:
+        return await http.post(f"/threads/{thread}/runs/wait", json={"assistant_id": assistant_id, **body})
+
+
+@pytest.mark.parametrize("own_configurable", [None, {"client_label": "nightly"}], ids=["plain", "own-configurable"])
+async def test_an_assistant_that_needs_approval_pauses_and_writes_on_approval(
+    tenants: Tenants, own_configurable: dict[str, Any] | None
+) -> None:
+    alice = tenants.client(ADMIN)
+    assistant = await _assistant(tenants, APPROVAL)
+    thread = (await alice.threads.create())["thread_id"]
+    config = {"configurable": own_configurable} if own_configurable else None
+    await alice.runs.wait(thread, assistant, input=_says("write /memories/x.md\nhello"), config=config)
+
+    assert (await alice.threads.get(thread))["status"] == "interrupted", "write_file waits for approval"
+    state = await alice.threads.get_state(thread)
+    [interrupt] = [i for task in state["tasks"] for i in task["interrupts"]]
+    assert interrupt["value"]["action_requests"][0]["name"] == "write_file"
+    assert _missing(await _read_on_a_new_thread(alice, assistant, "/memories/x.md")), "nothing written yet"
+
+    result = await alice.runs.wait(thread, assistant, command=APPROVE, config=config)
+    assert last_ai_text(result) == "Updated file /memories/x.md"
+    assert (await alice.threads.get(thread))["status"] == "idle"
+    assert await _read_on_a_new_thread(alice, assistant, "/memories/x.md") == "Contents of /memories/x.md:\nhello"
+
+
+async def test_an_assistant_without_the_memories_mount_keeps_nothing(tenants: Tenants) -> None:
+    alice = tenants.client(ADMIN)
+    assistant = await _assistant(tenants, {"mounts": ["profile"]})
+    thread = (await alice.threads.create())["thread_id"]
+    await alice.runs.wait(thread, assistant, input=_says("write /memories/x.md\nhello"))
+    # /memories/ is no mount of this assistant: the file was a scratch file of that thread only
+    assert _missing(await _read_on_a_new_thread(alice, assistant, "/memories/x.md"))
+
+    default = await _assistant(tenants, {})
+    await alice.runs.wait((await alice.threads.create())["thread_id"], default, input=_says("write /memories/x.md\nhi"))
+    kept = await _read_on_a_new_thread(alice, default, "/memories/x.md")
+    assert kept == "Contents of /memories/x.md:\nhi", "the same write, kept by an assistant with all mounts"
+
+
+async def test_a_member_may_echo_the_stored_settings_but_not_change_them(tenants: Tenants) -> None:
+    system = canonical_assistant_id("agent")  # visible to every member on both servers
+    stored = (await tenants.client(MEMBER).assistants.get(system))["config"].get("configurable", {})
+    echo = {"config": {"configurable": {"assistant_settings": stored.get("assistant_settings") or {}}}}
+    echoed = await _run(tenants, MEMBER, system, {"input": _says("plan: a; b"), **echo})
+    assert echoed.status_code == 200, echoed.text
+
+    override = {"config": {"configurable": {"assistant_settings": {"mounts": ["profile"]}}}}
+    refused = await _run(tenants, MEMBER, system, {"input": _says("plan: a; b"), **override})
+    assert refused.status_code == 403, refused.text
+    assert "belongs to the assistant" in refused.text
+
+    admins = await _assistant(tenants, APPROVAL)
+    theirs = await _run(tenants, MEMBER, admins, {"input": _says("write /memories/x.md\nhello")})
+    if tenants.kind == "aegra":
+        assert theirs.status_code == 404, "on Aegra an assistant is its creator's alone"
+    else:
+        assert theirs.status_code == 200, theirs.text
+        assert theirs.json()["__interrupt__"], "the admin's assistant pauses the member's write too"
