@@ -238,6 +238,7 @@ class PIIFilter:
                 continue
             if strategy == "block":
                 raise PIIBlockedError(pii_type, len(matches), where)
+            replacements: dict[str, str] = {}  # per value: one text often repeats one (this pass only)
             for match in matches:
                 start, end = match["start"], match["end"]
                 at = bisect.bisect_left(taken, (start, end))
@@ -245,7 +246,10 @@ class PIIFilter:
                     continue
                 taken.insert(at, (start, end))
                 counts[pii_type] += 1
-                chosen.append((start, end, _replacement(match, strategy)))
+                replacement = replacements.get(match["value"])
+                if replacement is None:
+                    replacement = replacements[match["value"]] = _replacement(match, strategy)
+                chosen.append((start, end, replacement))
         return chosen
 
     def _nothing_near(

@@ -180,6 +180,14 @@ _CHANGE = re.compile(
 )
 # The first character of every `_CHANGE` alternative, for `finditer_at`.
 _CHANGE_START = re.compile("[\u200b-\u200d\u2060\ufeff\u00ad\uff01-\uff5e\u3000(\\[{<@]")
+# What `normalize` scans with: `_CHANGE_START` less the starts whose match changes nothing, judged
+# inside `re` by look-arounds after that one leading class (so the scan still skips fast): a
+# bracket not followed by `at`/`dot` (`[REDACTED_EMAIL]`) and an `@` with no whitespace beside it
+# (`bob@example.com`: widening takes in nothing, so normalising skips it).
+_CHANGE_HINT = re.compile(
+    "[\u200b-\u200d\u2060\ufeff\u00ad\uff01-\uff5e\u3000(\\[{<@]"
+    "(?:(?<=[(\\[{<])(?=\\s*[aAdD])|(?<=@)(?<=\\s@)|(?<=@)(?=\\s)|(?<=[^(\\[{<@]))"
+)
 
 
 def _widened(text: str, start: int, end: int, floor: int) -> tuple[int, int]:
@@ -227,7 +235,7 @@ def normalize(text: str) -> Normalized | None:
             segments.append((start, end, copied))
             length += len(piece)
 
-    for match in finditer_at(_CHANGE_START, _CHANGE, text):
+    for match in finditer_at(_CHANGE_HINT, _CHANGE, text):
         start, end = match.span()
         if match.group("sign"):
             # `bob @ example.org` reads as an address; a plain `@` (or one not between words) stays
@@ -296,7 +304,6 @@ def _detect_secret(content: str) -> list[PIIMatch]:
     return [PIIMatch(type="secret", value=m.group(), start=m.start(), end=m.end()) for m in _secret_matches(content)]
 
 
-@functools.lru_cache(maxsize=4096)  # a pure function of the value; the same card often recurs
 def _is_card(number: str) -> bool:
     digits = [c for c in number if c.isdigit()]
     return digits[0] in _ISSUER_DIGITS and len(set(digits)) > 1 and passes_luhn(number)
@@ -325,11 +332,16 @@ def _card_matches(content: str) -> Iterator[re.Match[str]]:
 
 
 def _detect_card(content: str) -> list[PIIMatch]:
-    return [
-        PIIMatch(type="credit_card", value=m.group(), start=m.start(), end=m.end())
-        for m in _card_matches(content)
-        if _is_card(m.group())
-    ]
+    found = []
+    checked: dict[str, bool] = {}  # one text often repeats one number (kept for this call only)
+    for m in _card_matches(content):
+        number = m.group()
+        valid = checked.get(number)
+        if valid is None:
+            valid = checked[number] = _is_card(number)
+        if valid:
+            found.append(PIIMatch(type="credit_card", value=number, start=m.start(), end=m.end()))
+    return found
 
 
 def _detect_url(content: str) -> list[PIIMatch]:
@@ -388,14 +400,24 @@ def _ipv4_matches(content: str) -> Iterator[re.Match[str]]:
             yield match
 
 
+def _is_ipv4(address: str) -> bool:
+    try:
+        ipaddress.IPv4Address(address)
+    except ValueError:
+        return False
+    return True
+
+
 def _detect_ip_any(content: str) -> list[PIIMatch]:
     matches = []
+    checked: dict[str, bool] = {}  # one text often repeats one address (kept for this call only)
     for m in _ipv4_matches(content):
-        try:
-            ipaddress.IPv4Address(m.group())
-        except ValueError:
-            continue
-        matches.append(PIIMatch(type="ip", value=m.group(), start=m.start(), end=m.end()))
+        address = m.group()
+        valid = checked.get(address)
+        if valid is None:
+            valid = checked[address] = _is_ipv4(address)
+        if valid:
+            matches.append(PIIMatch(type="ip", value=address, start=m.start(), end=m.end()))
     for m in _ipv6_matches(content):
         candidate = m.group()
         if candidate.count(":") < 2 or ("::" not in candidate and candidate.count(":") != 7):

@@ -192,3 +192,31 @@ def test_the_translated_secret_hints_equal_the_hint_pattern_on_the_corpus_and_be
             if variant.isascii():
                 assert set(_hint_starts(variant)) <= set(d._secret_hints(variant)), variant[:200]
             assert _spans(d._secret_matches(variant)) == _spans(d._SECRET.finditer(variant)), variant[:200]
+
+
+NORMALIZE_PIECES = [*PIECES, "[REDACTED_EMAIL]", "( at )", "{ DOT }", "<at>", "[x]", "\t", "\u3000@", "@\u3000", "a@b"]
+
+
+def _normalized_both_ways(text: str, monkeypatch: pytest.MonkeyPatch) -> tuple[object, object]:
+    """`normalize` as it scans (`_CHANGE_HINT`), and scanning every `_CHANGE_START` as before."""
+    fast = d.normalize.__wrapped__(text)  # type: ignore[attr-defined]
+    with monkeypatch.context() as patch:
+        patch.setattr(d, "_CHANGE_HINT", d._CHANGE_START)
+        full = d.normalize.__wrapped__(text)  # type: ignore[attr-defined]
+    return fast, full
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(NORMALIZE_PIECES), max_size=60))
+def test_normalizing_from_the_narrower_hints_equals_trying_every_start(pieces: list[str]) -> None:
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        fast, full = _normalized_both_ways("".join(pieces), monkeypatch)
+    assert fast == full
+
+
+def test_normalizing_from_the_narrower_hints_equals_trying_every_start_on_the_corpus(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for text in [*TEXTS, "\n".join(TEXTS), "".join(TEXTS), transcript(), dense_text()]:
+        fast, full = _normalized_both_ways(text, monkeypatch)
+        assert fast == full, text[:200]
