@@ -50,6 +50,8 @@ MEMORY_WRITING_TOOLS = frozenset({"write_file", "edit_file"})
 # A replacement can complete a match another detector missed (`a@b.travel4111 1111 1111 1111`: the
 # email ends at a word boundary only once the card is replaced), so filtering repeats until a pass
 # finds nothing; each pass replaces at least one value, and replacements are never PII themselves.
+# The second pass reads only the pieces around the first pass's replacements (`_windows`), and
+# passes after it (rare: only when it found something) read the whole text again.
 MAX_PASSES = 8
 CLEAN_MEMO_SIZE = 8192
 

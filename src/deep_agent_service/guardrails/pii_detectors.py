@@ -6,6 +6,8 @@ dropped, full-width forms (U+FF01-U+FF5E: full-width letters, digits and `@`) re
 obfuscations `(at)` / `[at]` / `{at}` and `(dot)` / `[dot]` (and a spaced ` @ `) read as `@` and
 `.`. Matches are mapped back to the ORIGINAL text, so a replacement covers exactly the obfuscated
 span. Texts with none of those characters skip the normalising pass (one regex search).
+On ASCII text (after normalising), card and secret candidates are found with `bytes.translate`
+and literal searches instead of a regex tried at every digit or hint letter (same matches).
 
 - emails: langchain's pattern (its matches, found faster: `pii_email`), on the normalised text;
 - cards: 13-19 digits in groups (one consistent separator: space, dash or dot; or Amex 4-6-5), an
