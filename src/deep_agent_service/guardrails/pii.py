@@ -41,7 +41,7 @@ from langchain_core.tools import BaseTool
 
 from deep_agent_service.errors import ServiceError
 from deep_agent_service.guardrails.events import report_trip
-from deep_agent_service.guardrails.pii_detectors import DETECTORS
+from deep_agent_service.guardrails.pii_detectors import DETECTORS, normalize
 from deep_agent_service.guardrails.tool_output import filtered_result, guarded_tool
 from deep_agent_service.private_apis import PIIDetectionError, PIIMatch, RedactionStrategy, apply_strategy
 from deep_agent_service.settings import PIIStrategy
@@ -50,6 +50,8 @@ MEMORY_WRITING_TOOLS = frozenset({"write_file", "edit_file"})
 # A replacement can complete a match another detector missed (`a@b.travel4111 1111 1111 1111`: the
 # email ends at a word boundary only once the card is replaced), so filtering repeats until a pass
 # finds nothing; each pass replaces at least one value, and replacements are never PII themselves.
+# The second pass reads only the pieces around the first pass's replacements (`_windows`), and
+# passes after it (rare: only when it found something) read the whole text again.
 MAX_PASSES = 8
 CLEAN_MEMO_SIZE = 8192
 
@@ -75,14 +77,104 @@ def _replacement(match: PIIMatch, strategy: RedactionStrategy) -> str:
     return apply_strategy(value, [PIIMatch(type=match["type"], value=value, start=0, end=len(value))], strategy)
 
 
-def _replaced(content: str, chosen: list[tuple[int, int, str]]) -> str:
+def _replaced(content: str, chosen: list[tuple[int, int, str]]) -> tuple[str, list[tuple[int, int]]]:
+    """The content with the chosen spans replaced, and where the replacements are in it."""
     parts: list[str] = []
-    position = 0
+    spans: list[tuple[int, int]] = []
+    position = length = 0
     for start, end, replacement in sorted(chosen):
-        parts += [content[position:start], replacement]
+        kept = content[position:start]
+        length += len(kept)
+        parts += [kept, replacement]
+        spans.append((length, length + len(replacement)))
+        length += len(replacement)
         position = end
     parts.append(content[position:])
-    return "".join(parts)
+    return "".join(parts), spans
+
+
+# --- the second pass, on windows --------------------------------------------------------------
+# A pass after the first can only find something near a replacement: a "cut" is a space between
+# two printable ASCII characters that are not both digits (a card's separator) and none of
+# `@()[]{}<>` (the obfuscation markers, which normalising widens over spaces). No detector's match
+# holds a cut (emails, URLs, IPs and every secret shape hold no space; a card's spaces sit between
+# digits; a PEM block can, so texts with `-----BEGIN` are rescanned whole), and no look-around or
+# context check reads past the space next to it, where the end of a text reads the same. So every
+# detector finds in a text what it finds in its pieces between cuts, and a piece the first pass
+# found nothing in is unchanged and still holds nothing. The second pass scans only the pieces that
+# hold a replacement, joined by " x" (so every join is a cut again).
+_CUT_SIDE = frozenset(chr(code) for code in range(0x21, 0x7F)) - frozenset("@()[]{}<>")
+_DIGITS = frozenset("0123456789")
+_PEM = "-----BEGIN"
+_JOIN = " x"
+
+
+def _is_cut(text: str, space: int) -> bool:
+    """Whether the space at `space` is a cut (see above)."""
+    if space < 1 or space + 1 >= len(text):
+        return False
+    before, after = text[space - 1], text[space + 1]
+    return before in _CUT_SIDE and after in _CUT_SIDE and not (before in _DIGITS and after in _DIGITS)
+
+
+def _windows(text: str, spans: list[tuple[int, int]]) -> str:
+    """The pieces of `text` between cuts that hold a replacement (`spans`, sorted), joined by `_JOIN`.
+
+    A cut next to a replacement (the character before or after it replaced) is not used, so the
+    same cuts are cuts of the text before the replacements.
+    """
+    pieces: list[str] = []
+    floor = 0  # where the last piece ended (a cut, or the start)
+    index, count, size = 0, len(spans), len(text)
+    while index < count:
+        start, end = spans[index]
+        left = floor
+        space = text.rfind(" ", floor + 1, start - 1) if start > floor + 2 else -1
+        while space > floor:
+            if _is_cut(text, space):
+                left = space
+                break
+            space = text.rfind(" ", floor + 1, space)
+        right = size
+        while True:
+            following = spans[index + 1][0] if index + 1 < count else size + 1
+            space = text.find(" ", end + 1, following - 1)
+            while space != -1 and not _is_cut(text, space):
+                space = text.find(" ", space + 1, following - 1)
+            if space != -1:
+                right = space
+                break
+            if index + 1 == count:
+                break
+            index += 1  # no cut before the next replacement: one piece holds both
+            end = spans[index][1]
+        pieces.append(text[left:right])
+        floor = right
+        index += 1
+    return _JOIN.join(pieces)
+
+
+def _read_text(text: str) -> str:
+    """The text as the detectors read it (normalised; cached, so shared with their pass)."""
+    normalized = normalize(text)
+    return text if normalized is None else normalized.text
+
+
+def _all_replaced(text: str, chosen: list[tuple[int, int, str]]) -> bool:
+    """Whether every `-----BEGIN` the detectors read in `text` lies inside a chosen span."""
+    normalized = normalize(text)
+    read = text if normalized is None else normalized.text
+    at = read.find(_PEM)
+    if at == -1:
+        return True
+    spans = sorted((start, end) for start, end, _ in chosen)
+    while at != -1:
+        start, end = (at, at + len(_PEM)) if normalized is None else normalized.original_span(at, at + len(_PEM))
+        index = bisect.bisect_right(spans, (start, len(text))) - 1
+        if index < 0 or spans[index][1] < end:
+            return False
+        at = read.find(_PEM, at + 1)
+    return True
 
 
 class PIIBlockedError(ServiceError, PIIDetectionError, ValueError):
@@ -117,39 +209,79 @@ class PIIFilter:
         # emptied when full.
         self._clean: dict[bytes, None] = {}
         self._clean_messages: dict[bytes, None] = {}  # fingerprints (`_fingerprint`) of clean messages
+        self._reads_pem = any(pii_type == "secret" for pii_type, _, _ in self._detectors)
 
     def text(self, content: str, counts: Counter[str], where: str) -> str:
         """`content` with every configured type replaced; raises `PIIBlockedError` for `block` types."""
         key = _digest(content)
         if key in self._clean:
             return content
-        for passes in range(MAX_PASSES):
-            # Every detector reads the same text (one normalisation, shared); where matches overlap,
-            # the type applied first (secrets before URLs) wins this pass, and the next pass sees the
-            # replacement. All replacements of a pass are joined in one go.
-            chosen: list[tuple[int, int, str]] = []
-            taken: list[tuple[int, int]] = []  # sorted, non-overlapping spans
-            for pii_type, detector, strategy in self._detectors:
-                matches = detector(content)
-                if not matches:
-                    continue
-                if strategy == "block":
-                    raise PIIBlockedError(pii_type, len(matches), where)
-                for match in matches:
-                    start, end = match["start"], match["end"]
-                    at = bisect.bisect_left(taken, (start, end))
-                    if (at and taken[at - 1][1] > start) or (at < len(taken) and taken[at][0] < end):
-                        continue
-                    taken.insert(at, (start, end))
-                    counts[pii_type] += 1
-                    chosen.append((start, end, _replacement(match, strategy)))
-            if not chosen:
-                if len(self._clean) >= CLEAN_MEMO_SIZE:
-                    self._clean.clear()
-                self._clean[_digest(content) if passes else key] = None
-                break
-            content = _replaced(content, chosen)
+        passes = 0
+        chosen = self._pass(content, counts, where)
+        if chosen:
+            original = content
+            content, spans = _replaced(content, chosen)
+            passes = 1
+            if self._nothing_near(original, content, chosen, spans):
+                chosen = []  # what a second pass over the whole text would find
+            else:
+                while passes < MAX_PASSES:
+                    chosen = self._pass(content, counts, where)
+                    if not chosen:
+                        break
+                    content, _ = _replaced(content, chosen)
+                    passes += 1
+        if not chosen:
+            if len(self._clean) >= CLEAN_MEMO_SIZE:
+                self._clean.clear()
+            self._clean[_digest(content) if passes else key] = None
         return content
+
+    def _pass(self, content: str, counts: Counter[str], where: str) -> list[tuple[int, int, str]]:
+        """One pass of every detector: the (start, end, replacement) to apply, counted in `counts`.
+
+        Every detector reads the same text (one normalisation, shared); where matches overlap, the
+        type applied first (secrets before URLs) wins this pass, and the next pass sees the
+        replacement.
+        """
+        chosen: list[tuple[int, int, str]] = []
+        taken: list[tuple[int, int]] = []  # sorted, non-overlapping spans
+        for pii_type, detector, strategy in self._detectors:
+            matches = detector(content)
+            if not matches:
+                continue
+            if strategy == "block":
+                raise PIIBlockedError(pii_type, len(matches), where)
+            replacements: dict[str, str] = {}  # per value: one text often repeats one (this pass only)
+            for match in matches:
+                start, end = match["start"], match["end"]
+                at = bisect.bisect_left(taken, (start, end))
+                if (at and taken[at - 1][1] > start) or (at < len(taken) and taken[at][0] < end):
+                    continue
+                taken.insert(at, (start, end))
+                counts[pii_type] += 1
+                replacement = replacements.get(match["value"])
+                if replacement is None:
+                    replacement = replacements[match["value"]] = _replacement(match, strategy)
+                chosen.append((start, end, replacement))
+        return chosen
+
+    def _nothing_near(
+        self, before: str, after: str, chosen: list[tuple[int, int, str]], spans: list[tuple[int, int]]
+    ) -> bool:
+        """Whether a pass over `after` (`before` with `chosen` replaced, now at `spans`) finds nothing.
+
+        True only when no detector finds anything in the pieces around the replacements (see
+        `_windows`). A private-key block is the one match that can hold a cut: the answer is False
+        (a full pass decides) unless every `-----BEGIN` the detectors read in `before` was replaced
+        (secrets applied first, so every block found was) and none is left in those pieces.
+        """
+        if self._reads_pem and (self._detectors[0][0] != "secret" or not _all_replaced(before, chosen)):
+            return False
+        windows = _windows(after, spans)
+        if any(detector(windows) for _, detector, _ in self._detectors):
+            return False
+        return not (self._reads_pem and _PEM in _read_text(windows))
 
     def value(self, value: Any, counts: Counter[str], where: str) -> Any:
         """Filter every string leaf of a JSON-like value (tool arguments, content blocks)."""

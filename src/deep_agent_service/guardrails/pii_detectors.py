@@ -6,6 +6,8 @@ dropped, full-width forms (U+FF01-U+FF5E: full-width letters, digits and `@`) re
 obfuscations `(at)` / `[at]` / `{at}` and `(dot)` / `[dot]` (and a spaced ` @ `) read as `@` and
 `.`. Matches are mapped back to the ORIGINAL text, so a replacement covers exactly the obfuscated
 span. Texts with none of those characters skip the normalising pass (one regex search).
+On ASCII text (after normalising), card and secret candidates are found with `bytes.translate`
+and literal searches instead of a regex tried at every digit or hint letter (same matches).
 
 - emails: langchain's pattern (its matches, found faster: `pii_email`), on the normalised text;
 - cards: 13-19 digits in groups (one consistent separator: space, dash or dot; or Amex 4-6-5), an
@@ -24,7 +26,7 @@ import bisect
 import functools
 import ipaddress
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from deep_agent_service.guardrails.pii_email import detect_email
@@ -60,17 +62,36 @@ def finditer_near(hints: re.Pattern[str], back: int, pattern: re.Pattern[str], t
     `hints` match (non-overlapping hints) and `pattern` never matches empty: the positions tried
     are, in order, every position a match can start at.
     """
+    return finditer_before((hint.start() for hint in hints.finditer(text)), back, pattern, text)
+
+
+def finditer_before(hints: Iterable[int], back: int, pattern: re.Pattern[str], text: str) -> Iterator[re.Match[str]]:
+    """`finditer_near` with the hints given as their (increasing) start positions."""
     position = 0  # every position before this was tried, or lies inside a match found
-    for hint in hints.finditer(text):
-        at = max(position, hint.start() - back)
-        while at <= hint.start():
+    for hint in hints:
+        at = max(position, hint - back)
+        while at <= hint:
             match = pattern.match(text, at)
             if match:
                 yield match
                 at = position = match.end()
             else:
                 at += 1
-        position = max(position, hint.start() + 1)
+        position = max(position, hint + 1)
+
+
+def _ascii_table(classes: dict[str, str]) -> bytes:
+    """A `bytes.translate` table: each character of a key to its value, every other byte to a space."""
+    table = bytearray(b" " * 256)
+    for characters, mark in classes.items():
+        for character in characters:
+            table[ord(character)] = ord(mark)
+    return bytes(table)
+
+
+def _starts(literal: bytes, data: bytes, shift: int = 0) -> list[int]:
+    """Where `literal` occurs in `data` (it cannot overlap itself), plus `shift`."""
+    return [found.start() + shift for found in re.finditer(re.escape(literal), data)]
 
 
 # One alternation, so a text is scanned once for every secret shape.
@@ -109,6 +130,12 @@ _SECRET_START = re.compile(
 # One leading character class (not an alternation), so `re` skips to those characters fast.
 _SECRET_HINT = re.compile(r"[-_JA](?:(?<=-)(?=----BEGIN )|(?<=[kctbmfpousra][-_])|(?<=J)|(?<=A)(?=[KSI]))")
 _SECRET_HINT_BACK = 6
+# On ASCII text the hints are found without `re` trying a pattern at every `-`, `_`, `J` and `A`:
+# one `bytes.translate` to classes (`k` for the letters before a `-`/`_`, `-` for both of those,
+# `K` for K, S and I), then a literal-led search per hint shape (`_secret_hints`). The `A` hint is
+# narrower there: the whole `AKIA`/`ASIA`/`AIza` (so `[REDACTED_EMAIL]`'s `AI` is no hint).
+_SECRET_CLASSES = _ascii_table({"kctbmfpousra": "k", "-_": "-", "J": "J", "A": "A", "KSI": "K", "z": "z"})
+_SECRET_A_HINT = re.compile(b"A(?=KKA|Kzk)")
 # 13-19 digits in groups of four (or Amex 4-6-5), one consistent separator: a card next to another
 # number ("4111-1111-1111-1111 10") must not swallow it and then fail the Luhn check.
 # It starts with `\d` (then looks behind the first digit), so the regex engine skips to digits instead of
@@ -117,6 +144,9 @@ _CARD = re.compile(
     r"\d(?<![\d.-]\d)(?:\d{3}([ .-]?)\d{4}\1\d{4}\1\d{1,4}(?:\1\d{1,3})?|\d{3}([ .-]?)\d{6}\2\d{5})(?!\d|[.-]\d)"
 )
 _ISSUER_DIGITS = frozenset("23456")
+_DIGIT_CLASSES = _ascii_table({"0123456789": "0"})
+_DIGIT_MARK = ord("0")
+_FOUR_DIGITS = re.compile(b"0000")
 # IPv4 not inside a longer dotted number (`release 1.2.3.4.5`, `v10.0.0.1.2` are versions).
 # It starts with `\d` and looks behind that digit (as `_CARD` does), so the scan skips to digits.
 _IPV4 = re.compile(r"\d(?<![\w.]\d)\d{0,2}\.(?:\d{1,3}\.){2}\d{1,3}(?!\w|\.\d)")
@@ -152,6 +182,14 @@ _CHANGE = re.compile(
 )
 # The first character of every `_CHANGE` alternative, for `finditer_at`.
 _CHANGE_START = re.compile("[\u200b-\u200d\u2060\ufeff\u00ad\uff01-\uff5e\u3000(\\[{<@]")
+# What `normalize` scans with: `_CHANGE_START` less the starts whose match changes nothing, judged
+# inside `re` by look-arounds after that one leading class (so the scan still skips fast): a
+# bracket not followed by `at`/`dot` (`[REDACTED_EMAIL]`) and an `@` with no whitespace beside it
+# (`bob@example.com`: widening takes in nothing, so normalising skips it).
+_CHANGE_HINT = re.compile(
+    "[\u200b-\u200d\u2060\ufeff\u00ad\uff01-\uff5e\u3000(\\[{<@]"
+    "(?:(?<=[(\\[{<])(?=\\s*[aAdD])|(?<=@)(?<=\\s@)|(?<=@)(?=\\s)|(?<=[^(\\[{<@]))"
+)
 
 
 def _widened(text: str, start: int, end: int, floor: int) -> tuple[int, int]:
@@ -199,7 +237,7 @@ def normalize(text: str) -> Normalized | None:
             segments.append((start, end, copied))
             length += len(piece)
 
-    for match in finditer_at(_CHANGE_START, _CHANGE, text):
+    for match in finditer_at(_CHANGE_HINT, _CHANGE, text):
         start, end = match.span()
         if match.group("sign"):
             # `bob @ example.org` reads as an address; a plain `@` (or one not between words) stays
@@ -247,11 +285,25 @@ def _non_overlapping(matches: list[PIIMatch]) -> list[PIIMatch]:
     return kept
 
 
+def _secret_hints(content: str) -> list[int]:
+    """Hints in an ASCII `content`, in order: `_SECRET_HINT`'s, less the `A`s not starting a key id."""
+    data = content.encode("ascii").translate(_SECRET_CLASSES)
+    hints = _starts(b"k-", data, 1) + _starts(b"J", data) + [a.start() for a in _SECRET_A_HINT.finditer(data)]
+    at = content.find("-----BEGIN ")
+    while at != -1:
+        hints.append(at)
+        at = content.find("-----BEGIN ", at + 1)
+    return sorted(set(hints))
+
+
+def _secret_matches(content: str) -> Iterator[re.Match[str]]:
+    if content.isascii():
+        return finditer_before(_secret_hints(content), _SECRET_HINT_BACK, _SECRET, content)
+    return finditer_near(_SECRET_HINT, _SECRET_HINT_BACK, _SECRET, content)
+
+
 def _detect_secret(content: str) -> list[PIIMatch]:
-    return [
-        PIIMatch(type="secret", value=m.group(), start=m.start(), end=m.end())
-        for m in finditer_near(_SECRET_HINT, _SECRET_HINT_BACK, _SECRET, content)
-    ]
+    return [PIIMatch(type="secret", value=m.group(), start=m.start(), end=m.end()) for m in _secret_matches(content)]
 
 
 def _is_card(number: str) -> bool:
@@ -259,12 +311,39 @@ def _is_card(number: str) -> bool:
     return digits[0] in _ISSUER_DIGITS and len(set(digits)) > 1 and passes_luhn(number)
 
 
+def _card_matches(content: str) -> Iterator[re.Match[str]]:
+    """`_CARD.finditer(content)`; on ASCII text, trying `_CARD` only where a run of 4+ digits starts.
+
+    A match starts with four digits and its look-behind rejects a digit before it, so it starts
+    where a run of at least four digits does. Those are found with `bytes.translate` (digits to
+    `0`) and a literal search for `0000`, instead of `re` trying `_CARD` at every digit.
+    """
+    if not content.isascii():
+        yield from _CARD.finditer(content)
+        return
+    data = content.encode("ascii").translate(_DIGIT_CLASSES)
+    resume = 0
+    for run in _FOUR_DIGITS.finditer(data):
+        start = run.start()
+        if start < resume or (start and data[start - 1] == _DIGIT_MARK):
+            continue  # inside a match found, or not where a run of digits starts
+        match = _CARD.match(content, start)
+        if match:
+            resume = match.end()
+            yield match
+
+
 def _detect_card(content: str) -> list[PIIMatch]:
-    return [
-        PIIMatch(type="credit_card", value=m.group(), start=m.start(), end=m.end())
-        for m in _CARD.finditer(content)
-        if _is_card(m.group())
-    ]
+    found = []
+    checked: dict[str, bool] = {}  # one text often repeats one number (kept for this call only)
+    for m in _card_matches(content):
+        number = m.group()
+        valid = checked.get(number)
+        if valid is None:
+            valid = checked[number] = _is_card(number)
+        if valid:
+            found.append(PIIMatch(type="credit_card", value=number, start=m.start(), end=m.end()))
+    return found
 
 
 def _detect_url(content: str) -> list[PIIMatch]:
@@ -323,14 +402,24 @@ def _ipv4_matches(content: str) -> Iterator[re.Match[str]]:
             yield match
 
 
+def _is_ipv4(address: str) -> bool:
+    try:
+        ipaddress.IPv4Address(address)
+    except ValueError:
+        return False
+    return True
+
+
 def _detect_ip_any(content: str) -> list[PIIMatch]:
     matches = []
+    checked: dict[str, bool] = {}  # one text often repeats one address (kept for this call only)
     for m in _ipv4_matches(content):
-        try:
-            ipaddress.IPv4Address(m.group())
-        except ValueError:
-            continue
-        matches.append(PIIMatch(type="ip", value=m.group(), start=m.start(), end=m.end()))
+        address = m.group()
+        valid = checked.get(address)
+        if valid is None:
+            valid = checked[address] = _is_ipv4(address)
+        if valid:
+            matches.append(PIIMatch(type="ip", value=address, start=m.start(), end=m.end()))
     for m in _ipv6_matches(content):
         candidate = m.group()
         if candidate.count(":") < 2 or ("::" not in candidate and candidate.count(":") != 7):

@@ -7,6 +7,8 @@ schemeless match against every URL found so far (quadratic on URL-dense text). H
   the whitespace-free tokens with such a dot are scanned (with `pos`/`endpos`, so `\\b` still sees
   the character before the token): `finditer` over the whole text finds the same matches, since
   none can span a token boundary;
+- a schemeless match is kept only if it holds a `/` or starts with `www.`, so a token with
+  neither (an email address, an IP, a decimal) is skipped without scanning it;
 - the overlap check is a binary search over the sorted, disjoint scheme matches (schemeless
   matches never overlap each other, so only those can exclude one).
 
@@ -34,7 +36,14 @@ _TOKEN_REST = re.compile(r"\S*")
 
 
 def _token_start(text: str, position: int, floor: int) -> int:
-    """Where the whitespace-free token around `position` starts (not before `floor`)."""
+    """Where the whitespace-free token around `position` starts (not before `floor`).
+
+    From the last space before `position`: every other whitespace character is unprintable, so a
+    printable stretch after that space holds none (the usual case); otherwise, step back by hand.
+    """
+    start = max(floor, text.rfind(" ", floor, position) + 1)
+    if text[start:position].isprintable():
+        return start
     while position > floor and not text[position - 1].isspace():
         position -= 1
     return position
@@ -42,10 +51,14 @@ def _token_start(text: str, position: int, floor: int) -> int:
 
 def detect_url(content: str) -> list[PIIMatch]:
     matches: list[PIIMatch] = []
+    parsed: dict[str, bool] = {}  # one text often repeats one URL (kept for this call only)
     for match in _SCHEME.finditer(content):
         url = match.group()
-        result = urlparse(url)
-        if result.scheme in {"http", "https"} and result.netloc:
+        valid = parsed.get(url)
+        if valid is None:
+            result = urlparse(url)
+            valid = parsed[url] = result.scheme in {"http", "https"} and bool(result.netloc)
+        if valid:
             matches.append(PIIMatch(type="url", value=url, start=match.start(), end=match.end()))
     starts = [m["start"] for m in matches]
     ends = [m["end"] for m in matches]
@@ -55,11 +68,16 @@ def detect_url(content: str) -> list[PIIMatch]:
         return at >= 0 and position < ends[at]
 
     token_end = 0
-    for dot in _DOT.finditer(content):
-        if dot.start() < token_end:
-            continue  # in a token already scanned
-        token_start = _token_start(content, dot.start(), token_end)
-        token_end = _TOKEN_REST.match(content, dot.start()).end()  # type: ignore[union-attr]
+    dot = _DOT.search(content)
+    while dot:
+        floor, at = token_end, dot.start()
+        token_end = _TOKEN_REST.match(content, at).end()  # type: ignore[union-attr]
+        dot = _DOT.search(content, token_end)  # the next token's first dot (a token ends at whitespace)
+        # A match is kept only with a `/` (after its first dot, so after this token's first) or a
+        # leading `www.` (its first dot at this token's first or later): without either, skip the token.
+        if content.find("/", at, token_end) == -1 and content.find("www.", max(floor, at - 3), token_end) == -1:
+            continue
+        token_start = _token_start(content, at, floor)
         for match in _BARE.finditer(content, token_start, token_end):
             start, end = match.start(), match.end()
             if inside_scheme_match(start) or inside_scheme_match(end - 1):

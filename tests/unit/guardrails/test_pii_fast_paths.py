@@ -131,3 +131,92 @@ def test_the_secret_hint_scan_equals_finditer_on_the_corpus_and_bench_texts() ->
     for text in [*TEXTS, "\n".join(TEXTS), "".join(TEXTS), transcript(), dense_text()]:
         found = d.finditer_near(d._SECRET_HINT, d._SECRET_HINT_BACK, d._SECRET, text)
         assert _spans(found) == _spans(d._SECRET.finditer(text)), text[:200]
+
+
+CARD_PIECES = [
+    "4",
+    "1",
+    "0",
+    "1111",
+    "4111",
+    " ",
+    "-",
+    ".",
+    "..",
+    "a",
+    "x",
+    "\n",
+    "4111 1111 1111 1111",
+    "378282246310005",
+]
+CARD_PIECES += ["3782 822463 10005", "5555-5555-5555-4444", "4111.1111.1111.1111", "12345", "\u0664", "_"]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(CARD_PIECES), max_size=40))
+def test_the_digit_run_scan_equals_finditer_on_random_text(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    assert _spans(d._card_matches(text)) == _spans(d._CARD.finditer(text))
+    ascii_text = text.replace("\u0664", "4")
+    assert _spans(d._card_matches(ascii_text)) == _spans(d._CARD.finditer(ascii_text))
+
+
+def test_the_digit_run_scan_equals_finditer_on_the_corpus_and_bench_texts() -> None:
+    for text in [*TEXTS, "\n".join(TEXTS), "".join(TEXTS), " ".join(TEXTS), transcript(), dense_text()]:
+        for variant in (text, d.normalize(text).text if d.normalize(text) else text):
+            assert _spans(d._card_matches(variant)) == _spans(d._CARD.finditer(variant)), variant[:200]
+
+
+def _hint_starts(text: str) -> list[int]:
+    """The hints a secret needs: `_SECRET_HINT`'s, with an `A` only where `AKIA`, `ASIA` or `AIza` starts."""
+    hints = [hint.start() for hint in d._SECRET_HINT.finditer(text)]
+    return [at for at in hints if text[at] != "A" or text[at : at + 4] in ("AKIA", "ASIA", "AIza")]
+
+
+HINT_PIECES = [*PIECES, "k", "A", "K", "I", "S", "J", "z", "AIz", "-----BEGIN ", "----BEGIN "]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(HINT_PIECES), max_size=60))
+def test_the_translated_secret_hints_equal_the_hint_pattern_on_random_ascii_text(pieces: list[str]) -> None:
+    text = "".join(pieces).encode("ascii", "replace").decode("ascii")
+    hints = d._secret_hints(text)
+    assert hints == sorted(set(hints)) and set(_hint_starts(text)) <= set(hints)  # more hints only cost time
+    assert _spans(d._secret_matches(text)) == _spans(d._SECRET.finditer(text))
+
+
+def test_the_translated_secret_hints_equal_the_hint_pattern_on_the_corpus_and_bench_texts() -> None:
+    for text in [*TEXTS, "\n".join(TEXTS), "".join(TEXTS), transcript(), dense_text()]:
+        read = d.normalize(text).text if d.normalize(text) else text
+        for variant in (text, read):
+            if variant.isascii():
+                assert set(_hint_starts(variant)) <= set(d._secret_hints(variant)), variant[:200]
+            assert _spans(d._secret_matches(variant)) == _spans(d._SECRET.finditer(variant)), variant[:200]
+
+
+NORMALIZE_PIECES = [*PIECES, "[REDACTED_EMAIL]", "( at )", "{ DOT }", "<at>", "[x]", "\t", "\u3000@", "@\u3000", "a@b"]
+
+
+def _normalized_both_ways(text: str, monkeypatch: pytest.MonkeyPatch) -> tuple[object, object]:
+    """`normalize` as it scans (`_CHANGE_HINT`), and scanning every `_CHANGE_START` as before."""
+    fast = d.normalize.__wrapped__(text)  # type: ignore[attr-defined]
+    with monkeypatch.context() as patch:
+        patch.setattr(d, "_CHANGE_HINT", d._CHANGE_START)
+        full = d.normalize.__wrapped__(text)  # type: ignore[attr-defined]
+    return fast, full
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(NORMALIZE_PIECES), max_size=60))
+def test_normalizing_from_the_narrower_hints_equals_trying_every_start(pieces: list[str]) -> None:
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        fast, full = _normalized_both_ways("".join(pieces), monkeypatch)
+    assert fast == full
+
+
+def test_normalizing_from_the_narrower_hints_equals_trying_every_start_on_the_corpus(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for text in [*TEXTS, "\n".join(TEXTS), "".join(TEXTS), transcript(), dense_text()]:
+        fast, full = _normalized_both_ways(text, monkeypatch)
+        assert fast == full, text[:200]
