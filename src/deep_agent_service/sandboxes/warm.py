@@ -131,11 +131,11 @@ while True:
     status = os.waitpid(pid, 0)[1]
     kill_all()  # what the command left behind dies with it
     reap()
+    wipe_shm()
     if gone:
         break
     code = os.waitstatus_to_exitcode(status)
     sock.send(b"X%d" % (code if code >= 0 else 128 - code))
-    wipe_shm()  # after the reply (off the command's critical path), before the next request is read
 kill_all()
 """
 
