@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from deep_agent_service.sandboxes.errors import SandboxBusyError, SandboxGoneError
 from deep_agent_service.sandboxes.isolation import Limits
 from deep_agent_service.sandboxes.local import LocalProvider, LocalSandbox
 from deep_agent_service.sandboxes.registry import build_provider
@@ -167,3 +168,44 @@ def test_warm_seconds_zero_is_the_cold_path(tmp_path: Path) -> None:
     assert isinstance(cold, LocalProvider) and not cold.warm.enabled
     warm = build_provider(Settings(sandbox=SandboxSettings(root=str(sandbox_root()), warm_seconds=30, warm_max=3)))
     assert isinstance(warm, LocalProvider) and warm.warm.enabled and warm.warm.max_inits == 3
+
+
+async def test_a_warm_command_holds_the_box_lock_against_delete(provider: LocalProvider, pool: WarmPool) -> None:
+    """A warm command holds the box's lock file: a delete, from this process or another (the
+    reaper), is refused while it runs, and after a cancel until the command is reaped."""
+    box = await _box(provider, "held")
+    await box.aexecute("true")
+    init = await _init(pool, box)
+    running = asyncio.create_task(box.aexecute("sleep 1; echo done"))
+    await asyncio.sleep(0.3)
+    assert init.busy.locked(), "the command runs on the warm init"
+    with pytest.raises(SandboxBusyError):
+        await provider.delete("held")
+    other_process = LocalProvider(provider.root, limits=LIMITS, warm=WarmPool(0, 1))
+    assert [info.busy for info in await other_process.list({})] == [True]
+    assert (await running).output == "done\n"
+    cancelled = asyncio.create_task(box.aexecute("sleep 30"))
+    await asyncio.sleep(0.3)
+    cancelled.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled
+    assert await _wait_for(lambda: not init.busy.locked()), "the cancelled command was killed and reaped"
+    assert await provider.delete("held")
+    assert init.process.poll() is not None
+    with pytest.raises(SandboxGoneError):
+        await box.aexecute("true")
+
+
+async def test_warm_stdin_big_transfers_and_disk_cap(provider: LocalProvider, pool: WarmPool) -> None:
+    box = await _box(provider)
+    await box.aexecute("true")
+    await _init(pool, box)
+    payload = os.urandom(300 * 1024)  # more than a pipe buffer: fed as the pipe takes it
+    assert [r.error for r in await box.aupload_files([("/in.bin", payload)])] == [None]
+    (back,) = await box.adownload_files(["/in.bin"])
+    assert back.content == payload
+    filled = await box.aexecute("i=0; while true; do i=$((i+1)); head -c 12000000 /dev/zero > /f$i; done")
+    assert "disk cap" in filled.output and filled.exit_code is not None
+    assert "File size limit exceeded" in (await box.aexecute("head -c 10 /dev/zero > /g")).output
+    await box.aexecute("rm -f /f*")
+    assert (await box.aexecute("echo ok")).output == "ok\n"
