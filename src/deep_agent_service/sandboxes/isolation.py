@@ -187,6 +187,12 @@ def _own(path: Path) -> None:
         os.lchown(path, HOST_UID_WHEN_ROOT, HOST_UID_WHEN_ROOT)
 
 
+def root_needs_repair(workspace: Path) -> bool:
+    """Whether a mount point of the workspace is not a plain directory (what `prepare_root` fixes):
+    bubblewrap then fails before the command starts, so the command may be retried after a repair."""
+    return any((workspace / name).is_symlink() or not (workspace / name).is_dir() for name in _MOUNT_DIRS)
+
+
 def prepare_root(workspace: Path) -> None:
     """Make the workspace usable as a root: mount points and merged-usr links (blocking; idempotent)."""
     _own(workspace)

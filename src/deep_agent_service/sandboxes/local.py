@@ -60,6 +60,7 @@ from deep_agent_service.sandboxes.isolation import (
     check_isolation,
     in_command_thread,
     prepare_root,
+    root_needs_repair,
     run_command,
     runs_as_root,
 )
@@ -270,9 +271,11 @@ class LocalSandbox(BaseSandbox):
                     if stop.is_set():
                         job.kill()
                     result = job.run()
-                    if attempt or result.exit_code != 1 or not result.output.startswith(b"bwrap: "):
+                    bwrap_failed = result.exit_code == 1 and result.output.startswith(b"bwrap: ")
+                    # Retried only when bubblewrap could not mount (a mount point of the root was
+                    # replaced): the command never started. Output alone could be the command's own.
+                    if attempt or not bwrap_failed or not root_needs_repair(self._paths.workspace):
                         break
-                    # a command replaced a mount point of its root: restore the layout and retry once
                     prepare_root(self._paths.workspace)
                 return result
             finally:

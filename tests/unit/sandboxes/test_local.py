@@ -17,6 +17,7 @@ from deep_agent_service.errors import ConfigurationError
 from deep_agent_service.sandboxes.errors import SandboxGoneError
 from deep_agent_service.sandboxes.isolation import Isolation, Limits, disk_usage
 from deep_agent_service.sandboxes.local import LocalProvider, LocalSandbox
+from deep_agent_service.sandboxes.warm import WarmPool
 from deep_agent_service.settings import SandboxSettings, Settings
 from tests.support.sandbox_dirs import sandbox_root
 from tests.support.services import tcp_reachable
@@ -229,3 +230,25 @@ async def test_unisolated_mode_runs_in_the_workspace_only_when_asked(tmp_path: P
     result = await sandbox.aexecute("cat a.txt; env | grep -c KEY || true")
     assert result.output.startswith("hi")
     assert (tmp_path / "boxes" / "dev" / "root" / "a.txt").read_text() == "hi"
+
+
+@pytest.mark.parametrize("warm_seconds", [0, 60], ids=["cold", "warm"])
+async def test_a_failing_command_that_prints_like_bubblewrap_runs_once(warm_seconds: int) -> None:
+    provider = LocalProvider(sandbox_root(), warm=WarmPool(warm_seconds, 4))
+    box = (await provider.get_or_create(f"echo-{warm_seconds}", {}, 60)).sandbox
+    result = await box.aexecute("echo ran >> /runs.log; echo 'bwrap: not really'; exit 1")
+    assert result.exit_code == 1
+    assert (await box.aexecute("cat /runs.log")).output.strip() == "ran", "the command ran twice"
+    await provider.delete(box.id)
+
+
+async def test_a_replaced_mount_point_is_restored_and_the_command_runs(provider: LocalProvider) -> None:
+    box = (await provider.get_or_create("mounts", {}, 60)).sandbox
+    assert isinstance(box, LocalSandbox)
+    await box.aexecute("true")
+    workspace = box._paths.workspace  # the box's `/` on the host: break its layout from out here
+    (workspace / "tmp").rmdir()
+    (workspace / "tmp").write_text("not a directory")
+    result = await box.aexecute("echo ran >> /runs.log && ls -d /tmp")
+    assert result.exit_code == 0 and "/tmp" in result.output, result.output
+    assert (await box.aexecute("cat /runs.log")).output.strip() == "ran"
