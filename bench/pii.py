@@ -5,8 +5,9 @@
   type on the benign look-alikes, for our detectors and, in the same run, langchain's built-in
   `PIIMiddleware` detectors (`_redaction.BUILTIN_DETECTORS`; it has none for secrets).
 - Throughput: every PII type on, over a 1 MB transcript of prose with ~1% synthetic PII.
-- Latency: one run of the real deep agent on the offline model (one model call, a user message of
-  ~4 KB with PII), with the PII guardrail against the same agent without it.
+- Latency: one run of the service's agent (`build_agent`, the `/memories/` mount) on the offline
+  model (one model call, a user message of ~4 KB with PII), every PII type on against the same
+  assistant with every type `off` (then neither the guard nor the stream filter is installed).
 - Streaming: time to first token and to the last token of a streamed reply (a model that yields
   a word every `CHUNK_INTERVAL`), with the streaming PII filter against no filter. The holdback
   releases text about one word behind the model, so the expected extra delay is one interval.
@@ -33,10 +34,12 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.store.memory import InMemoryStore
 
 from bench.common import Row, Sample, print_table, time_sync, write_json
+from deep_agent_service.assistant_settings import AssistantSettings
+from deep_agent_service.builder import build_agent
+from deep_agent_service.guardrails.config import GuardrailOverrides
 from deep_agent_service.guardrails.pii import PIIFilter, PIIGuard
 from deep_agent_service.guardrails.pii_detectors import DETECTORS
 from deep_agent_service.guardrails.streaming import StreamGuard
-from deep_agent_service.memory.mounts import build_backend, mounts_for
 from deep_agent_service.offline_model import OfflineChatModel
 from deep_agent_service.private_apis import BUILTIN_DETECTORS
 
@@ -92,11 +95,9 @@ def transcript(size: int = MB) -> str:
 
 
 def _graph(with_pii: bool) -> Any:
-    middleware = [PIIGuard(ALL_TYPES)] if with_pii else []
-    agent = create_deep_agent(
-        model=OfflineChatModel(), middleware=middleware, backend=build_backend(mounts_for(("memories",)))
-    )
-    return agent.copy(update={"store": InMemoryStore(), "checkpointer": InMemorySaver()})
+    pii = {f"pii_{pii_type}": strategy if with_pii else "off" for pii_type, strategy in ALL_TYPES}
+    settings = AssistantSettings(model="offline", mounts=("memories",), guardrails=GuardrailOverrides(**pii))
+    return build_agent(settings).copy(update={"store": InMemoryStore(), "checkpointer": InMemorySaver()})
 
 
 async def _run_latency() -> tuple[Sample, Sample]:
