@@ -144,15 +144,16 @@ async def tenant_loop(
         n += 1
 
 
-async def progress(tally: Tally, began: float, until: float) -> None:
-    """A line a minute on stderr, so a long soak shows it is alive and how it goes."""
+async def progress(tally: Tally, began: float, until: float, watched: DevServer) -> None:
+    """A line a minute on stderr, so a long soak shows it is alive, how it goes and whether the
+    RSS of instance A (never restarted) levels off or keeps climbing."""
     while (now := time.monotonic()) < until:
         await asyncio.sleep(min(60.0, until - now))
         elapsed = time.monotonic() - began
         print(
             f"[soak {elapsed / 60:4.1f} min] runs {len(tally.latencies)}, approvals {tally.approvals}, "
-            f"errors {len(tally.errors)}, during B's restart {len(tally.restart_errors)}"
-            + (f"; last error: {tally.errors[-1][:160]}" if tally.errors else ""),
+            f"errors {len(tally.errors)}, during B's restart {len(tally.restart_errors)}, "
+            f"RSS A {rss_mb(watched):.1f} MB" + (f"; last error: {tally.errors[-1][:160]}" if tally.errors else ""),
             file=sys.stderr,
             flush=True,
         )
@@ -185,7 +186,7 @@ async def soak(minutes: float, python: Path, workdir: Path) -> dict[str, object]
                 asyncio.create_task(tenant_loop(k, urls, until, tally, restarting, approver=by_org[who["org"]]))
                 for k, who in TENANTS.items()
             ]
-            reporter = asyncio.create_task(progress(tally, began, until))
+            reporter = asyncio.create_task(progress(tally, began, until, servers[0]))
             await asyncio.sleep(minutes * 30)
             restarting.set()
             restart_began = time.monotonic()
