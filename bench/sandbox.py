@@ -85,11 +85,24 @@ async def run() -> list[Row]:
         def warm_job() -> object:  # the warm path alone: no event-loop hop, lock file or result text
             return WarmJob(pool, warm_box.id, warm_box.workspace, COMMAND, limits=warm_provider.limits).run()
 
-        for _ in range(REPEAT):
-            timings["bare"] += time_sync(lambda: subprocess.run(bare_argv, capture_output=True, check=True), 1)
-            timings["warm"] += await time_async(lambda: warm_box.aexecute(COMMAND), 1)
-            timings["cold"] += await time_async(lambda: cold_box.aexecute(COMMAND), 1)
-            timings["job"] += time_sync(warm_job, 1)
+        async def bare() -> list[float]:
+            return time_sync(lambda: subprocess.run(bare_argv, capture_output=True, check=True), 1)
+
+        async def warm() -> list[float]:
+            return await time_async(lambda: warm_box.aexecute(COMMAND), 1)
+
+        async def cold() -> list[float]:
+            return await time_async(lambda: cold_box.aexecute(COMMAND), 1)
+
+        async def job() -> list[float]:
+            return time_sync(warm_job, 1)
+
+        steps = [("bare", bare), ("warm", warm), ("cold", cold), ("job", job)]
+        for round_ in range(REPEAT):
+            # the order rotates every round: whichever runs right after another (a cold bubblewrap
+            # start above all) pays for the caches it left, so no row always comes second
+            for name, step in steps[round_ % len(steps) :] + steps[: round_ % len(steps)]:
+                timings[name] += await step()
         restarted: list[float] = []
         for _ in range(REPEAT // 4):
             init = await _ready(pool, warm_box, None)
