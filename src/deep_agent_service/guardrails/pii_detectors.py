@@ -333,17 +333,23 @@ def _card_matches(content: str) -> Iterator[re.Match[str]]:
             yield match
 
 
-def _detect_card(content: str) -> list[PIIMatch]:
+def _validated(pii_type: str, candidates: Iterator[re.Match[str]], is_valid: Callable[[str], bool]) -> list[PIIMatch]:
+    """The candidates `is_valid` accepts, as matches of `pii_type`; each distinct value is checked
+    once (one text often repeats one number or address; the memo lives for this call only)."""
     found = []
-    checked: dict[str, bool] = {}  # one text often repeats one number (kept for this call only)
-    for m in _card_matches(content):
-        number = m.group()
-        valid = checked.get(number)
+    checked: dict[str, bool] = {}
+    for m in candidates:
+        value = m.group()
+        valid = checked.get(value)
         if valid is None:
-            valid = checked[number] = _is_card(number)
+            valid = checked[value] = is_valid(value)
         if valid:
-            found.append(PIIMatch(type="credit_card", value=number, start=m.start(), end=m.end()))
+            found.append(PIIMatch(type=pii_type, value=value, start=m.start(), end=m.end()))
     return found
+
+
+def _detect_card(content: str) -> list[PIIMatch]:
+    return _validated("credit_card", _card_matches(content), _is_card)
 
 
 def _detect_url(content: str) -> list[PIIMatch]:
@@ -411,15 +417,7 @@ def _is_ipv4(address: str) -> bool:
 
 
 def _detect_ip_any(content: str) -> list[PIIMatch]:
-    matches = []
-    checked: dict[str, bool] = {}  # one text often repeats one address (kept for this call only)
-    for m in _ipv4_matches(content):
-        address = m.group()
-        valid = checked.get(address)
-        if valid is None:
-            valid = checked[address] = _is_ipv4(address)
-        if valid:
-            matches.append(PIIMatch(type="ip", value=address, start=m.start(), end=m.end()))
+    matches = _validated("ip", _ipv4_matches(content), _is_ipv4)
     for m in _ipv6_matches(content):
         candidate = m.group()
         if candidate.count(":") < 2 or ("::" not in candidate and candidate.count(":") != 7):
