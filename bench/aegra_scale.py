@@ -16,10 +16,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from langgraph_sdk import get_client
 from tests.support.own_services import own_postgres, own_redis
 
 from bench.common import Row, Sample, report
+from deep_agent_service.client import connect
 from deep_agent_service.server import selfhost
 from deep_agent_service.server.devserver import DevServer, free_port, isolated_config
 
@@ -30,7 +30,7 @@ ENV = {"MODEL": "offline", "AUTH_MODE": "local", "LANGSMITH_TRACING": "false", "
 
 async def burst(urls: list[str], threads: int) -> tuple[list[float], list[str], float]:
     """(run latencies in ms, errors, runs/s): `threads` runs at once, round-robin over `urls`."""
-    clients = [get_client(url=url, timeout=600) for url in urls]
+    clients = [connect(url=url, timeout=600) for url in urls]
     payload = {"messages": [{"role": "user", "content": PROMPT}]}
 
     async def one(index: int) -> float:

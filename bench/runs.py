@@ -25,12 +25,12 @@ os.environ.setdefault("MODEL", "offline")
 
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.store.memory import InMemoryStore
-from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 
 from bench.common import Row, Sample, report
 from deep_agent_service.assistant_settings import AssistantSettings
 from deep_agent_service.builder import build_agent
+from deep_agent_service.client import connect
 from deep_agent_service.guardrails.config import PII_TYPES, GuardrailOverrides
 from deep_agent_service.server.devserver import DevServer, free_port, isolated_config, start_server
 
@@ -130,7 +130,7 @@ async def through_server() -> list[Row]:
         os.chmod(tmp, 0o711)  # sandboxes (run as nobody under root) live below it
         server = start_bench_server(Path(tmp))
         try:
-            client = get_client(url=server.url)
+            client = connect(url=server.url)
             settings = {"assistant_settings": {"mounts": list(FOUR_MOUNTS)}}  # PII: deployment-wide, BENCH_ENV
             service = (await client.assistants.create(graph_id="agent", config={"configurable": settings}))[
                 "assistant_id"
@@ -178,7 +178,7 @@ async def first_runs() -> Row:
         os.chmod(tmp, 0o711)
         server = start_bench_server(Path(tmp))
         try:
-            client = get_client(url=server.url)
+            client = connect(url=server.url)
             settings = {"assistant_settings": {"mounts": list(FOUR_MOUNTS)}}
             service = (await client.assistants.create(graph_id="agent", config={"configurable": settings}))[
                 "assistant_id"

@@ -13,9 +13,8 @@ import os
 import tempfile
 from pathlib import Path
 
-from langgraph_sdk import get_client
-
 from bench.common import Row, Sample, print_table, time_async, write_json
+from deep_agent_service.client import connect
 from deep_agent_service.server import selfhost
 from deep_agent_service.server.devserver import DevServer, free_port, isolated_config, start_server
 
@@ -27,7 +26,7 @@ ENV = {"MODEL": "offline", "AUTH_MODE": "local", "LANGSMITH_TRACING": "false", "
 
 async def _latencies(server: DevServer, mode: str) -> list[float]:
     """`wait`: runs.wait (Aegra's Redis mode polls a done-key every 2 s); `stream`: runs.stream to the end."""
-    client = get_client(url=server.url)
+    client = connect(url=server.url)
     payload = {"messages": [{"role": "user", "content": PROMPT}]}
 
     async def one_run() -> None:

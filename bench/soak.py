@@ -25,12 +25,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from langgraph_sdk import get_client
 from tests.support.chat import last_ai_text
 from tests.support.durability import FAST_RECOVERY
 from tests.support.own_services import own_postgres, own_redis
 from tests.support.server import BASE_ENV, api_keys_env
 
+from deep_agent_service.client import connect
 from deep_agent_service.server import selfhost
 from deep_agent_service.server.devserver import DevServer, free_port
 
@@ -83,7 +83,7 @@ async def approvers(url: str) -> dict[str, Approver]:
     """The approval assistant of each org, made by its admin (members may only read assistants)."""
     made = {}
     for key, who in ADMINS.items():
-        client = get_client(url=url, api_key=key)
+        client = connect(url=url, api_key=key)
         assistant = await client.assistants.create(graph_id="agent", config=APPROVAL_SETTINGS)
         made[who["org"]] = Approver(key, assistant["assistant_id"])
     return made
@@ -92,14 +92,14 @@ async def approvers(url: str) -> dict[str, Approver]:
 async def approval_turn(approver: Approver, url: str, resume_url: str, text: str) -> str | None:
     """A run that pauses on write_file, resumed with approve on the other instance; None when it wrote."""
     key, assistant = approver.key, approver.assistant
-    client = get_client(url=url, api_key=key)
+    client = connect(url=url, api_key=key)
     thread = (await client.threads.create())["thread_id"]
     paused = await client.runs.wait(thread, assistant, input={"messages": [{"role": "user", "content": text}]})
     if (failure := run_error(paused)) is not None:
         return failure
     if (status := (await client.threads.get(thread))["status"]) != "interrupted":
         return f"approval: the run did not pause for write_file (thread status {status})"
-    resumer = get_client(url=resume_url, api_key=key)
+    resumer = connect(url=resume_url, api_key=key)
     result = await resumer.runs.wait(thread, assistant, command={"resume": {"decisions": [{"type": "approve"}]}})
     if (failure := run_error(result)) is not None:
         return failure
@@ -115,7 +115,7 @@ async def tenant_loop(
     n = 0
     while time.monotonic() < until:
         url = urls[n % len(urls)]
-        client = get_client(url=url, api_key=key)
+        client = connect(url=url, api_key=key)
         template = TRAFFIC[n % len(TRAFFIC)]
         text = template.format(n=n)
         started = time.monotonic()

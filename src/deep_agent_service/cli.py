@@ -20,12 +20,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
-from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 from langgraph_sdk.schema import StreamMode
 from rich.console import Console
 from rich.table import Table
 
+from deep_agent_service.client import connect
 from deep_agent_service.errors import ServiceError
 
 Prompt = Callable[[str], Awaitable[str]]
@@ -54,7 +54,7 @@ class Session:
         self.url, self.headers, self.console = url, headers, console
         # langgraph-sdk sends x-api-key itself (api_key=) and refuses it among custom headers
         others = {name: value for name, value in headers.items() if name != "x-api-key"}
-        self.client: LangGraphClient = get_client(url=url, api_key=headers.get("x-api-key"), headers=others)
+        self.client: LangGraphClient = connect(url=url, api_key=headers.get("x-api-key"), headers=others)
 
     async def check_credentials(self) -> None:
         """Ask `/info` first: outside local mode it needs valid credentials, so a wrong key is refused

@@ -13,11 +13,11 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 from deep_agent_service import PROJECT_ROOT
+from deep_agent_service.client import connect
 from deep_agent_service.server.devserver import DevServer
 from deep_agent_service.server.webapp import WEB_DIST
 from tests.support.server import api_keys_env, serving
@@ -53,7 +53,7 @@ def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
 
 @pytest.fixture
 def api(ui_server: DevServer) -> LangGraphClient:
-    return get_client(url=ui_server.url, api_key=ADMIN_KEY)
+    return connect(url=ui_server.url, api_key=ADMIN_KEY)
 
 
 @pytest.fixture(scope="session")

@@ -4,9 +4,9 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 
+from deep_agent_service.client import connect
 from deep_agent_service.server.devserver import DevServer
 from tests.support.fault_provider import FaultProvider
 from tests.support.server import launch
@@ -24,7 +24,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
 
 @pytest.fixture
 async def client(server: DevServer) -> AsyncIterator[LangGraphClient]:
-    yield get_client(url=server.url)
+    yield connect(url=server.url)
 
 
 @pytest.fixture(scope="module")

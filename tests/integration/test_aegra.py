@@ -14,9 +14,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 
+from deep_agent_service.client import connect
 from deep_agent_service.server import selfhost
 from deep_agent_service.server.devserver import DevServer
 from deep_agent_service.tenancy.identity import canonical_assistant_id
@@ -41,7 +41,7 @@ class Cluster:
     servers: list[DevServer]
 
     def client(self, index: int) -> LangGraphClient:
-        return get_client(url=self.servers[index].url)
+        return connect(url=self.servers[index].url)
 
     def start(self, name: str) -> DevServer:
         server = start_aegra_instance(
@@ -145,7 +145,7 @@ async def test_kill_9_of_the_instance_running_a_run_is_recovered_by_the_other(cl
     killed_at = time.monotonic()
     victim.kill()
 
-    survivor_client = get_client(url=survivor.url)
+    survivor_client = connect(url=survivor.url)
     while len(call_lines(cluster.call_log, thread_id, "tool-start")) < 2:
         assert time.monotonic() - killed_at < 120, "the run was not picked up again within 120 s"
         await asyncio.sleep(0.1)

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 
+from deep_agent_service.client import connect
 from deep_agent_service.server.devserver import DevServer
 from tests.support.chat import last_ai_text
 from tests.support.server import launch
@@ -37,7 +37,7 @@ async def _pause(client: LangGraphClient, text: str) -> tuple[str, str]:
 
 
 async def test_a_paused_run_survives_a_restart_and_resumes_on_approval(workdir: Path, first_server: DevServer) -> None:
-    client = get_client(url=first_server.url)
+    client = connect(url=first_server.url)
     thread, assistant = await _pause(client, "write /memories/approved.md\nshipped on Friday")
     state = await client.threads.get_state(thread)
     interrupts = [i for task in state["tasks"] for i in task["interrupts"]]
@@ -50,7 +50,7 @@ async def test_a_paused_run_survives_a_restart_and_resumes_on_approval(workdir: 
     first_server.stop()  # a graceful restart: the pause is in the persisted checkpoint
     restarted = launch(workdir)
     try:
-        client = get_client(url=restarted.url)
+        client = connect(url=restarted.url)
         result = await client.runs.wait(thread, assistant, command={"resume": {"decisions": [{"type": "approve"}]}})
         assert last_ai_text(result) == "Updated file /memories/approved.md"
         items = (await client.store.search_items(("local", "private", assistant, "local")))["items"]
@@ -68,7 +68,7 @@ async def test_a_paused_run_survives_a_restart_and_resumes_on_approval(workdir: 
 async def test_a_rejected_call_does_not_run(workdir: Path) -> None:
     server = launch(workdir / "reject")
     try:
-        client = get_client(url=server.url)
+        client = connect(url=server.url)
         thread, assistant = await _pause(client, "write /memories/rejected.md\nnope")
         await client.runs.wait(
             thread,

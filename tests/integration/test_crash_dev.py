@@ -9,9 +9,9 @@ import time
 from pathlib import Path
 
 import pytest
-from langgraph_sdk import get_client
 from langgraph_sdk.errors import NotFoundError
 
+from deep_agent_service.client import connect
 from deep_agent_service.server.devserver import DevServer
 from tests.support.chat import last_ai_text
 from tests.support.durability import call_lines, launch_dev, repeated, wait_for_line, wait_for_run
@@ -22,7 +22,7 @@ FLUSH_INTERVAL_SECONDS = 10  # langgraph_runtime_inmem persists every 10 s
 async def _start_slow_run(workdir: Path, seconds: int) -> tuple[DevServer, str, str, Path]:
     log = workdir / "calls.log"
     server = launch_dev(workdir, {"CALL_LOG": str(log)})
-    client = get_client(url=server.url)
+    client = connect(url=server.url)
     thread_id = (await client.threads.create())["thread_id"]
     run = await client.runs.create(
         thread_id, "slow", input={"messages": [{"role": "user", "content": f"sleep {seconds}"}]}
@@ -40,7 +40,7 @@ async def test_a_run_flushed_before_the_crash_resumes_after_restart_without_repe
     server.kill()
     restarted = launch_dev(tmp_path, {"CALL_LOG": str(log)})
     try:
-        client = get_client(url=restarted.url)
+        client = connect(url=restarted.url)
         while len(call_lines(log, thread_id, "tool-start")) < 2:
             assert time.monotonic() - killed_at < 120, "the run was not picked up again after the restart"
             await asyncio.sleep(0.1)
@@ -66,7 +66,7 @@ async def test_a_crash_inside_the_flush_window_loses_the_whole_thread_or_nothing
     server.kill()
     restarted = launch_dev(tmp_path, {"CALL_LOG": str(log)})
     try:
-        client = get_client(url=restarted.url)
+        client = connect(url=restarted.url)
         try:
             await client.threads.get(thread_id)
         except NotFoundError:

@@ -34,9 +34,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from langgraph_sdk import get_client
 
 from deep_agent_service import PROJECT_ROOT
+from deep_agent_service.client import connect
 from deep_agent_service.server.devserver import free_port, spawn, wait_until_ready
 from deep_agent_service.settings import LANGSMITH_DEPLOYMENT_VARIABLE
 from tests.support import venvs
@@ -160,7 +160,7 @@ async def test_a_fresh_image_install_starts_on_the_platform_and_serves_a_run_wit
     server = spawn(command, url=f"http://127.0.0.1:{port}", env=env, cwd=tree, log_path=log)
     try:
         wait_until_ready(server, timeout=120)
-        assert (await ask(get_client(url=server.url), "hello")).strip()
+        assert (await ask(connect(url=server.url), "hello")).strip()
         async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
             health = await http.get("/healthz")
             assert health.status_code == 200 and health.json()["status"] == "ok"

@@ -12,9 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from langgraph_sdk import get_client
 
 from deep_agent_service import PROJECT_ROOT
+from deep_agent_service.client import connect
 from deep_agent_service.server.devserver import (
     DevServer,
     ServerStartError,
@@ -64,7 +64,7 @@ def _plain_langgraph_dev(checkout: Path, **env: str) -> DevServer:
 async def test_plain_langgraph_dev_from_a_private_checkout_runs_sandboxes(private_checkout: Path) -> None:
     server = _plain_langgraph_dev(private_checkout)
     try:
-        client = get_client(url=server.url)
+        client = connect(url=server.url)
         assert "hello from the sandbox" in await ask(client, "run echo hello from the sandbox")
         log = server.log_tail(400)
     finally:

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from langgraph_sdk import get_client
 from langgraph_sdk.schema import StreamPart
 
+from deep_agent_service.client import connect
 from deep_agent_service.server import selfhost
 from deep_agent_service.server.devserver import DevServer
 from tests.support.chat import ask
@@ -82,7 +82,7 @@ async def _healthy(url: str) -> bool:
 
 
 async def _sleep_run(cluster: Cluster, seconds: int, via: DevServer | None = None) -> tuple[str, str]:
-    client = get_client(url=(via or cluster.servers[0]).url)
+    client = connect(url=(via or cluster.servers[0]).url)
     thread_id = (await client.threads.create())["thread_id"]
     run = await client.runs.create(
         thread_id, "slow", input={"messages": [{"role": "user", "content": f"sleep {seconds}"}]}
@@ -91,7 +91,7 @@ async def _sleep_run(cluster: Cluster, seconds: int, via: DevServer | None = Non
 
 
 async def test_a_postgres_restart_mid_run(cluster: Cluster) -> None:
-    a = get_client(url=cluster.servers[0].url)
+    a = connect(url=cluster.servers[0].url)
     assert "I will remember" in await ask(a, "remember the aegra fact")
     thread_id, run_id = await _sleep_run(cluster, 6)
     await wait_for_line(cluster.call_log, thread_id, "tool-start")
@@ -115,7 +115,7 @@ async def test_a_postgres_restart_mid_run(cluster: Cluster) -> None:
         again = await a.runs.create(thread_id, "slow", input={"messages": [{"role": "user", "content": "sleep 1"}]})
         retried = (await wait_for_run(a, thread_id, again["run_id"], within=RECOVERY_LIMIT_SECONDS))["status"]
     assert retried == "success"
-    assert "the aegra fact" in await ask(get_client(url=cluster.servers[1].url), "what do you remember")
+    assert "the aegra fact" in await ask(connect(url=cluster.servers[1].url), "what do you remember")
     record(
         FaultCase(
             fault="PostgreSQL restart mid-run",
@@ -139,13 +139,13 @@ async def test_a_redis_restart_with_runs_running_and_queued(cluster: Cluster) ->
     await asyncio.to_thread(cluster.redis.start)
     restarted_at = time.monotonic()
 
-    a = get_client(url=cluster.servers[0].url)
+    a = connect(url=cluster.servers[0].url)
     statuses = [
         (await wait_for_run(a, thread_id, run_id, within=RECOVERY_LIMIT_SECONDS))["status"]
         for thread_id, run_id in running + queued
     ]
     recovered = time.monotonic() - restarted_at
-    fresh = await ask(get_client(url=cluster.servers[1].url), "plan: after the redis restart")
+    fresh = await ask(connect(url=cluster.servers[1].url), "plan: after the redis restart")
     lost = sum(status != "success" for status in statuses)
     record(
         FaultCase(
@@ -185,7 +185,7 @@ class StreamAcrossRestart:
 
 
 async def _stream_across_a_redis_restart(cluster: Cluster) -> StreamAcrossRestart:
-    a = get_client(url=cluster.servers[0].url)
+    a = connect(url=cluster.servers[0].url)
     thread_id, run_id = await _sleep_run(cluster, 6)
     events: list[StreamPart] = []
     joined = asyncio.create_task(_collect(a.runs.join_stream(thread_id, run_id), events))
@@ -283,11 +283,11 @@ async def test_sigterm_drains_an_instance_with_a_run_in_flight(cluster: Cluster)
             await http.post(f"{draining.url}/threads", json={})  # the listening socket is closed at once
     # a run queued during the drain: the shared queue must hand it to the survivor, not the draining instance
     later_thread, later_run = await _sleep_run(cluster, 1, via=survivor)
-    later = await wait_for_run(get_client(url=survivor.url), later_thread, later_run, within=RECOVERY_LIMIT_SECONDS)
+    later = await wait_for_run(connect(url=survivor.url), later_thread, later_run, within=RECOVERY_LIMIT_SECONDS)
 
     code = await asyncio.to_thread(draining.process.wait, DRAIN_GRACE_SECONDS + 10)
     exited_after = time.monotonic() - signalled_at
-    finished = await wait_for_run(get_client(url=survivor.url), thread_id, run_id, within=RECOVERY_LIMIT_SECONDS)
+    finished = await wait_for_run(connect(url=survivor.url), thread_id, run_id, within=RECOVERY_LIMIT_SECONDS)
     completed_after = time.monotonic() - signalled_at
     ran_on = _ran_on(cluster, thread_id)
     record(
@@ -321,7 +321,7 @@ async def test_sigterm_requeues_a_run_that_outlasts_the_drain(cluster: Cluster) 
     await wait_for_line(cluster.call_log, thread_id, "tool-start")
     [draining] = _ran_on(cluster, thread_id)
     survivor = next(s for s in cluster.running() if s is not draining)
-    watcher = get_client(url=survivor.url)
+    watcher = connect(url=survivor.url)
 
     signalled_at = time.monotonic()
     os.kill(draining.process.pid, signal.SIGTERM)

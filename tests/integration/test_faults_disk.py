@@ -16,8 +16,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from langgraph_sdk import get_client
 
+from deep_agent_service.client import connect
 from deep_agent_service.server.devserver import DevServer
 from tests.support.chat import ask
 from tests.support.fault_table import FaultCase, record
@@ -51,7 +51,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
 
 
 async def test_a_full_sandbox_disk_fails_commands_clearly_and_nothing_else(server: DevServer) -> None:
-    client = get_client(url=server.url)
+    client = connect(url=server.url)
     thread_id = (await client.threads.create())["thread_id"]
     filled = await ask(client, "run dd if=/dev/zero of=/fill bs=1M count=16; echo done", thread_id=thread_id)
     assert "No space left on device" in filled, filled

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from langgraph_sdk import get_client
 
+from deep_agent_service.client import connect
 from tests.support.durability import launch_dev, wait_for_line, wait_for_run
 from tests.support.fault_table import FaultCase, record
 
@@ -31,7 +31,7 @@ GRACE_SECONDS = 30
 async def test_sigterm_with_a_run_in_flight_on_langgraph_dev(tmp_path: Path) -> None:
     log = tmp_path / "calls.log"
     server = launch_dev(tmp_path, {"CALL_LOG": str(log)})
-    client = get_client(url=server.url)
+    client = connect(url=server.url)
     thread_id = (await client.threads.create())["thread_id"]
     run = await client.runs.create(thread_id, "slow", input={"messages": [{"role": "user", "content": "sleep 5"}]})
     await wait_for_line(log, thread_id, "tool-start")
@@ -47,7 +47,7 @@ async def test_sigterm_with_a_run_in_flight_on_langgraph_dev(tmp_path: Path) -> 
 
     restarted = launch_dev(tmp_path, {"CALL_LOG": str(log)})
     try:
-        after = get_client(url=restarted.url)
+        after = connect(url=restarted.url)
         finished = await wait_for_run(after, thread_id, run["run_id"], within=60)
         completed_after = time.monotonic() - signalled_at
     finally:

@@ -20,8 +20,8 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
-from langgraph_sdk import get_client
 
+from deep_agent_service.client import connect
 from deep_agent_service.server.devserver import DevServer
 from tests.support.chat import ask
 from tests.support.durability import wait_for_run
@@ -66,7 +66,7 @@ def _notes(database: OwnPostgres) -> list[str]:
 async def test_a_postgres_restart_is_reported_survived_and_loses_no_memory(
     database: OwnPostgres, dev_server: DevServer
 ) -> None:
-    client = get_client(url=dev_server.url)
+    client = connect(url=dev_server.url)
     assert "I will remember" in await ask(client, "remember the first fact")
     assert (await _health(dev_server.url)).status_code == 200
 
@@ -127,7 +127,7 @@ async def _start_sandbox_write(dev_server: DevServer, fact: str) -> tuple[str, s
     """A run whose sandbox command appends `fact` to the notes once the test releases it; returns once
     the command waits, with the host path that releases it (touch it): the fault happens before or
     after the write-back by the test's choice, never by a race with a sleep."""
-    client = get_client(url=dev_server.url)
+    client = connect(url=dev_server.url)
     thread_id = (await client.threads.create())["thread_id"]
     marker = f"started-{uuid.uuid4().hex[:8]}"
     command = (
@@ -147,14 +147,14 @@ async def _start_sandbox_write(dev_server: DevServer, fact: str) -> tuple[str, s
 
 
 async def _reply(dev_server: DevServer, thread_id: str) -> str:
-    state = await get_client(url=dev_server.url).threads.get_state(thread_id)
+    state = await connect(url=dev_server.url).threads.get_state(thread_id)
     return str(state["values"]["messages"][-1]["content"])
 
 
 async def test_a_run_in_flight_writes_memory_while_the_database_is_down(
     database: OwnPostgres, dev_server: DevServer
 ) -> None:
-    client = get_client(url=dev_server.url)
+    client = connect(url=dev_server.url)
     fact = f"the outage fact {uuid.uuid4().hex[:6]}"
     before = await asyncio.to_thread(_notes, database)
     thread_id, run_id, release = await _start_sandbox_write(dev_server, fact)
@@ -197,7 +197,7 @@ async def test_a_run_in_flight_writes_memory_while_the_database_is_down(
 async def test_a_run_in_flight_writes_memory_after_the_database_is_back(
     database: OwnPostgres, dev_server: DevServer
 ) -> None:
-    client = get_client(url=dev_server.url)
+    client = connect(url=dev_server.url)
     fact = f"the restart fact {uuid.uuid4().hex[:6]}"
     thread_id, run_id, release = await _start_sandbox_write(dev_server, fact)
 

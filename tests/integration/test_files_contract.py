@@ -14,9 +14,9 @@ from typing import Any
 
 import httpx
 import pytest
-from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 
+from deep_agent_service.client import connect
 from deep_agent_service.server.devserver import DevServer
 from tests.support.chat import ask
 from tests.support.sandbox_dirs import sandbox_root
@@ -34,7 +34,7 @@ def files_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer
 
 @pytest.fixture
 async def sdk(files_server: DevServer) -> AsyncIterator[LangGraphClient]:
-    yield get_client(url=files_server.url)
+    yield connect(url=files_server.url)
 
 
 async def _files(sdk: LangGraphClient, thread_id: str) -> dict[str, Any]:

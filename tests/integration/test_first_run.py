@@ -5,15 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from langgraph_sdk import get_client
-
+from deep_agent_service.client import connect
 from tests.support.chat import ask
 from tests.support.server import serving
 
 
 async def test_the_first_run_and_state_read_of_a_fresh_server_load_the_graph_fast(tmp_path: Path) -> None:
     with serving(tmp_path) as server:
-        client = get_client(url=server.url)
+        client = connect(url=server.url)
         thread = await client.threads.create()
         assert "hello" in await ask(client, "run echo hello", thread_id=thread["thread_id"])
         assert (await client.threads.get_state(thread["thread_id"]))["values"]["messages"]

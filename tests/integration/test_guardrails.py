@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 
+from deep_agent_service.client import connect
 from deep_agent_service.server.devserver import DevServer
 from tests.support.chat import last_ai_text
 from tests.support.fault_provider import Fault, FaultProvider, Reply
@@ -74,7 +74,7 @@ def fallback_server(provider: FaultProvider, tmp_path_factory: pytest.TempPathFa
 @pytest.fixture
 async def guarded(guarded_server: DevServer, provider: FaultProvider) -> AsyncIterator[LangGraphClient]:
     provider.reset(default=Fault.http(500))
-    yield get_client(url=guarded_server.url)
+    yield connect(url=guarded_server.url)
 
 
 async def _run(
@@ -326,7 +326,7 @@ async def test_when_the_primary_refuses_connections_the_fallback_answers(
     fallback_server: DevServer, provider: FaultProvider
 ) -> None:
     provider.reset(default=Reply("answered by the fallback"))
-    client = get_client(url=fallback_server.url)
+    client = connect(url=fallback_server.url)
     thread_id, run, events = await _run(client, "hello")
     assert run["status"] == "success"
     assert last_ai_text(await client.threads.get_state(thread_id)) == "answered by the fallback"
@@ -339,7 +339,7 @@ async def test_a_user_over_the_daily_budget_is_refused_before_the_model(
     fallback_server: DevServer, provider: FaultProvider
 ) -> None:
     provider.reset(default=Reply("within budget", prompt_tokens=10, completion_tokens=5))
-    client = get_client(url=fallback_server.url)
+    client = connect(url=fallback_server.url)
     # Each answered run costs 15 tokens against TOKEN_BUDGET_USER_DAILY=40 (other tests may have spent some).
     refusal = None
     for _ in range(4):

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 
+from deep_agent_service.client import connect
 from deep_agent_service.server.devserver import (
     DEFAULT_HOST,
     DevServer,
@@ -117,13 +117,13 @@ def postgres_budget_server(provider: FaultProvider, tmp_path_factory: pytest.Tem
 @pytest.fixture
 async def guarded(guarded_server: DevServer, provider: FaultProvider) -> AsyncIterator[LangGraphClient]:
     provider.reset(default=Fault.http(500))
-    yield get_client(url=guarded_server.url)
+    yield connect(url=guarded_server.url)
 
 
 @pytest.fixture
 async def defaults(defaults_server: DevServer, provider: FaultProvider) -> AsyncIterator[LangGraphClient]:
     provider.reset(default=Fault.http(500))
-    yield get_client(url=defaults_server.url)
+    yield connect(url=defaults_server.url)
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -402,7 +402,7 @@ async def test_concurrent_runs_cannot_overspend_a_nearly_spent_budget(
 ) -> None:
     """TOKEN_BUDGET_USER_DAILY=30 and every call costs 15 tokens: two calls, plus one reservation's overshoot."""
     server: DevServer = request.getfixturevalue("defaults_server" if store == "memory" else "postgres_budget_server")
-    defaults = get_client(url=server.url)
+    defaults = connect(url=server.url)
     # A slow provider: every run checks the budget while the first calls are still in flight.
     provider.reset(default=Reply("answer", prompt_tokens=10, completion_tokens=5, delay=1.0))
     provider.requests.clear()

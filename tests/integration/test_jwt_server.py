@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 
+from deep_agent_service.client import connect
 from deep_agent_service.server.devserver import DevServer
 from tests.support.chat import ask
 from tests.support.server import launch
@@ -39,7 +39,7 @@ def jwt_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
 
 
 def client(server: DevServer, bearer: str) -> LangGraphClient:
-    return get_client(url=server.url, headers={"Authorization": f"Bearer {bearer}"})
+    return connect(url=server.url, headers={"Authorization": f"Bearer {bearer}"})
 
 
 async def test_users_of_two_orgs_are_kept_apart(jwt_server: DevServer) -> None:

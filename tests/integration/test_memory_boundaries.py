@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 
+from deep_agent_service.client import connect
 from deep_agent_service.server.devserver import DevServer
 from tests.support.chat import ask
 from tests.support.sandbox_dirs import sandbox_root
@@ -52,7 +52,7 @@ class Deployment:
     start: Callable[[], DevServer]
 
     def client(self, name: str) -> LangGraphClient:
-        return get_client(url=self.server.url, api_key=self.keys[name])
+        return connect(url=self.server.url, api_key=self.keys[name])
 
     def restart(self) -> None:
         self.server.stop()

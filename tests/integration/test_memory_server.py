@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 
+from deep_agent_service.client import connect
 from deep_agent_service.memory.middleware import SEED_ROOT
 from deep_agent_service.server.devserver import DevServer
 from tests.support.chat import ask
@@ -37,7 +37,7 @@ class Deployment:
     keys: dict[str, str]
 
     def client(self, name: str) -> LangGraphClient:
-        return get_client(url=self.server.url, api_key=self.keys[name])
+        return connect(url=self.server.url, api_key=self.keys[name])
 
 
 @pytest.fixture(scope="module", params=["inmem", "postgres"])

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from langgraph_sdk import get_client
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import McpError
 from mcp.types import TextContent
 
+from deep_agent_service.client import connect
 from deep_agent_service.server.devserver import DevServer
 from tests.support.server import api_keys_env, serving
 
@@ -69,7 +69,7 @@ async def test_mcp_without_a_key_is_refused(mcp_server: DevServer) -> None:
 
 
 async def test_mcp_tools_are_only_the_callers_orgs_assistants(mcp_server: DevServer) -> None:
-    alice = get_client(url=mcp_server.url, api_key="mcp-alice")
+    alice = connect(url=mcp_server.url, api_key="mcp-alice")
     await alice.assistants.create(graph_id="agent", name="acme-contracts")
     async with mcp_session(mcp_server, "mcp-alice") as session:
         assert "acme-contracts" in {tool.name for tool in (await session.list_tools()).tools}
@@ -82,7 +82,7 @@ async def test_mcp_tools_are_only_the_callers_orgs_assistants(mcp_server: DevSer
 
 
 async def test_an_a2a_client_gets_the_agents_answer_with_a_key_only(mcp_server: DevServer) -> None:
-    alice = get_client(url=mcp_server.url, api_key="mcp-alice")
+    alice = connect(url=mcp_server.url, api_key="mcp-alice")
     assistant_id = (await alice.assistants.search(graph_id="agent", metadata={"created_by": "system"}))[0][
         "assistant_id"
     ]

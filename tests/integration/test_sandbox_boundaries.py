@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 
+from deep_agent_service.client import connect
 from deep_agent_service.sandboxes.isolation import disk_usage
 from deep_agent_service.sandboxes.local import LocalProvider
 from deep_agent_service.server.devserver import DevServer
@@ -129,7 +129,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
 
 @pytest.fixture
 async def sdk(server: DevServer) -> AsyncIterator[LangGraphClient]:
-    yield get_client(url=server.url)
+    yield connect(url=server.url)
 
 
 async def test_nested_user_namespaces_are_refused_in_the_box(sdk: LangGraphClient) -> None:

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 
 from deep_agent_service import PROJECT_ROOT
+from deep_agent_service.client import connect
 from deep_agent_service.sandboxes.local import LocalProvider
 from deep_agent_service.sandboxes.provider import SandboxInfo
 from deep_agent_service.server.devserver import DevServer
@@ -52,7 +52,7 @@ def sandbox_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServ
 
 @pytest.fixture
 async def sdk(sandbox_server: DevServer) -> AsyncIterator[LangGraphClient]:
-    yield get_client(url=sandbox_server.url)
+    yield connect(url=sandbox_server.url)
 
 
 def _workdir(server: DevServer) -> Path:

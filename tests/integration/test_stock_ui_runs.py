@@ -13,8 +13,8 @@ from typing import Any
 
 import httpx
 import pytest
-from langgraph_sdk import get_client
 
+from deep_agent_service.client import connect
 from deep_agent_service.server.devserver import DevServer
 from tests.support.server import api_keys_env, serving
 
@@ -33,13 +33,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
 
 
 async def _assistant(server: DevServer) -> dict[str, Any]:
-    admin = get_client(url=server.url, api_key=ADMIN)
+    admin = connect(url=server.url, api_key=ADMIN)
     config = {"configurable": {"assistant_settings": SETTINGS}}
     return dict(await admin.assistants.create(graph_id="agent", config=config))
 
 
 async def _run_as_member(server: DevServer, assistant_id: str, config: dict[str, Any]) -> httpx.Response:
-    member = get_client(url=server.url, api_key=MEMBER)
+    member = connect(url=server.url, api_key=MEMBER)
     thread = (await member.threads.create())["thread_id"]
     body = {
         "assistant_id": assistant_id,
@@ -52,7 +52,7 @@ async def _run_as_member(server: DevServer, assistant_id: str, config: dict[str,
 
 async def test_a_member_run_that_echoes_the_assistants_config_runs_and_pauses(server: DevServer) -> None:
     assistant = await _assistant(server)
-    member = get_client(url=server.url, api_key=MEMBER)
+    member = connect(url=server.url, api_key=MEMBER)
     seen = await member.assistants.get(assistant["assistant_id"])  # what the UI holds as activeAssistant
 
     response = await _run_as_member(server, assistant["assistant_id"], {**seen["config"], "recursion_limit": 100})

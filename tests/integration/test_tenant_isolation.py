@@ -19,9 +19,9 @@ from typing import Any
 
 import httpx
 import pytest
-from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 
+from deep_agent_service.client import connect
 from deep_agent_service.server.devserver import DevServer
 from tests.support.chat import ask
 from tests.support.server import api_keys_env, serving
@@ -56,7 +56,7 @@ def api_key_server(tmp_path_factory: pytest.TempPathFactory, keys: dict[str, str
 @pytest.fixture(scope="module")
 def as_(api_key_server: DevServer, keys: dict[str, str]) -> Callable[[str], LangGraphClient]:
     def client_for(name: str) -> LangGraphClient:
-        return get_client(url=api_key_server.url, api_key=keys[name])
+        return connect(url=api_key_server.url, api_key=keys[name])
 
     return client_for
 

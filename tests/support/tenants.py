@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import jwt
-from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 
+from deep_agent_service.client import connect
 from deep_agent_service.server import selfhost
 from deep_agent_service.server.devserver import DevServer, free_port, isolated_config
 from tests.support.server import BASE_ENV, api_keys_env, serving
@@ -54,8 +54,8 @@ class Tenants:
         """A langgraph-sdk client acting as `name` (the SDK sends an API key through its own argument)."""
         headers = dict(self.headers[name])
         if "x-api-key" in headers:
-            return get_client(url=self.url, api_key=headers.pop("x-api-key"))
-        return get_client(url=self.url, headers=headers)
+            return connect(url=self.url, api_key=headers.pop("x-api-key"))
+        return connect(url=self.url, headers=headers)
 
 
 def _api_key_headers() -> dict[str, dict[str, str]]:

@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 
+from deep_agent_service.client import connect
 from deep_agent_service.tenancy.identity import Scope, decode_part, encode_part
 
 PAGE = 100
@@ -96,7 +96,7 @@ async def delete(client: LangGraphClient, namespaces: Sequence[tuple[str, ...]])
 
 async def run(args: argparse.Namespace) -> int:
     headers = {"Authorization": f"Bearer {args.token}"} if args.token else None
-    client = get_client(url=args.url, api_key=args.api_key, headers=headers)
+    client = connect(url=args.url, api_key=args.api_key, headers=headers)
     if args.command == "namespaces":
         for namespace in await list_namespaces(client, args.org):
             print("/".join(decode_part(part) for part in namespace), "\t", list(namespace))

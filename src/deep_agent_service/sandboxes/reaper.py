@@ -151,8 +151,7 @@ async def reap_from_settings(client: LangGraphClient, *, dry_run: bool = False) 
 
 
 def main(argv: list[str] | None = None) -> int:
-    from langgraph_sdk import get_client
-
+    from deep_agent_service.client import connect
     from deep_agent_service.errors import ConfigurationError
     from deep_agent_service.settings import get_settings
 
@@ -166,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         print(error, file=sys.stderr)
         return 2
     url = args.url or settings.sandbox.server_url or "http://127.0.0.1:2024"
-    report = asyncio.run(reap_from_settings(get_client(url=url), dry_run=args.dry_run))
+    report = asyncio.run(reap_from_settings(connect(url=url), dry_run=args.dry_run))
     verb = "would delete" if args.dry_run else "deleted"
     for name, why in report.deleted:
         print(f"{verb} {name}: {why}")
