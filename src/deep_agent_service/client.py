@@ -9,12 +9,11 @@ does removes the race instead of retrying around it.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
 
 import httpx
 from langgraph_sdk import get_client
-from langgraph_sdk._shared.types import TimeoutTypes
-from langgraph_sdk._shared.utilities import NOT_PROVIDED
 from langgraph_sdk.client import LangGraphClient
 
 SERVER_KEEP_ALIVE_SECONDS = 5.0
@@ -24,7 +23,7 @@ IDLE_CONNECTION_SECONDS = SERVER_KEEP_ALIVE_SECONDS / 2
 CONNECT_RETRIES = 5
 """What langgraph-sdk's own transport retries a refused connection."""
 
-_FROM_ENVIRONMENT: str | None = NOT_PROVIDED
+_FROM_ENVIRONMENT: str | None = inspect.signature(get_client).parameters["api_key"].default
 """langgraph-sdk's marker for "read the key from LANGGRAPH_API_KEY and friends"."""
 
 
@@ -33,7 +32,7 @@ def connect(
     url: str,
     api_key: str | None = _FROM_ENVIRONMENT,
     headers: Mapping[str, str] | None = None,
-    timeout: TimeoutTypes | None = None,
+    timeout: float | None = None,
 ) -> LangGraphClient:
     """`langgraph_sdk.get_client(url=...)` with the same arguments and headers (the SDK builds them,
     key from the environment included), on a pool that lets idle connections go first."""

@@ -228,9 +228,9 @@ PRIVATE_APIS: tuple[PrivateAPI, ...] = (
     ),
     PrivateAPI(
         *_AEGRA,
-        "aegra_api.core.database:",
-        "tenancy/assistant_lookup.py: Aegra's own SQLAlchemy engine",
-        source_contains=("def get_engine(self) -> AsyncEngine:", "db_manager = DatabaseManager()"),
+        "aegra_api.settings:",
+        "tenancy/assistant_lookup.py: the database URL its own engine opens (Aegra's pool is never shared)",
+        source_contains=("def database_url(self) -> str:", "settings = Settings()"),
     ),
     PrivateAPI(
         *_AEGRA,

@@ -105,12 +105,14 @@ def tenant_server(mode: str, workdir: Path, env: Mapping[str, str] | None = None
 
 
 @contextmanager
-def aegra_tenant_server(workdir: Path, postgres_server_url: str, redis_url: str) -> Iterator[Tenants]:
+def aegra_tenant_server(
+    workdir: Path, postgres_server_url: str, redis_url: str, extra_env: Mapping[str, str] | None = None
+) -> Iterator[Tenants]:
     """One Aegra instance in `api_keys` mode that knows every person in PEOPLE, on a database of its
     own in the PostgreSQL at `postgres_server_url` (see tests/support/own_services.py) and `redis_url`."""
     headers = _api_key_headers()
     database_url = selfhost.create_database("tenants", postgres_server_url)
-    env = {**BASE_ENV, **api_keys_env(_api_key_table(headers))}
+    env = {**BASE_ENV, **api_keys_env(_api_key_table(headers)), **(extra_env or {})}
     env |= selfhost.aegra_env(database_url, redis_url=redis_url, config=isolated_config(workdir, env))
     server = selfhost.start_aegra(port=free_port(), env=env, log_path=workdir / "aegra.log", cwd=workdir, timeout=180)
     try:

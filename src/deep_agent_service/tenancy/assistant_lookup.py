@@ -11,6 +11,12 @@ stored one beneath the run's, which is what langgraph-api does itself. Aegra's s
 (`threads.get_state`, history, state updates) call the graph factory with the thread id alone;
 the factory reads the configurable of the thread's assistant here, so a paused run's state shows
 its pending approval as on langgraph-api.
+
+On Aegra both reads happen while Aegra holds a connection of its SQLAlchemy pool (authorizing the
+run, serving the state read). Taking a second one from that pool is a checkout nested in another:
+under load every connection is held by a request waiting for one more, and all of them time out
+together. The reads use an engine of their own instead, whose connections are only ever held for
+one short query.
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ from deep_agent_service.assistant_settings import ASSISTANT_SETTINGS_KEY
 
 NOT_FOUND = object()
 AEGRA_SYSTEM_OWNER = "system"  # Aegra's owner of the graphs' own assistants, visible to everyone
+LOOKUP_POOL_SIZE = 4
+"""Connections of the lookups' own engine per process: each serves one indexed read by primary key."""
 
 
 def settings_in(configurable: Mapping[str, Any] | None) -> Any:
@@ -57,6 +65,21 @@ def on_aegra() -> bool:
     return importlib.util.find_spec("aegra_api") is not None
 
 
+@functools.cache
+def _aegra_lookup_engine() -> Any:
+    """The lookups' own engine on Aegra's database (never Aegra's pool; see the module's docstring)."""
+    from aegra_api.settings import settings  # type: ignore[import-not-found]
+    from sqlalchemy.ext.asyncio import create_async_engine  # type: ignore[import-not-found]
+
+    return create_async_engine(
+        settings.db.database_url,
+        pool_size=LOOKUP_POOL_SIZE,
+        max_overflow=0,
+        pool_pre_ping=True,
+        connect_args={"prepared_statement_cache_size": 0},  # as Aegra's own engine, for PgBouncer
+    )
+
+
 def _configurable_of(config: Any) -> dict[str, Any]:
     configurable = config.get("configurable") if isinstance(config, Mapping) else None
     return dict(configurable) if isinstance(configurable, Mapping) else {}
@@ -69,7 +92,6 @@ async def aegra_stored_configurable(assistant_id: str, user_id: str) -> dict[str
     if not on_aegra():
         return None
     try:
-        from aegra_api.core.database import db_manager  # type: ignore[import-not-found]
         from aegra_api.core.orm import Assistant  # type: ignore[import-not-found]
         from sqlalchemy import or_, select  # type: ignore[import-not-found]
     except ImportError:
@@ -78,7 +100,7 @@ async def aegra_stored_configurable(assistant_id: str, user_id: str) -> dict[str
         Assistant.assistant_id == assistant_id,
         or_(Assistant.user_id == user_id, Assistant.user_id == AEGRA_SYSTEM_OWNER),
     )
-    async with db_manager.get_engine().connect() as conn:
+    async with _aegra_lookup_engine().connect() as conn:
         row = (await conn.execute(statement)).first()
     return None if row is None else _configurable_of(row.config)
 
@@ -91,7 +113,6 @@ async def aegra_thread_assistant_configurable(thread_id: str) -> dict[str, Any] 
     if not on_aegra():
         return None
     try:
-        from aegra_api.core.database import db_manager  # type: ignore[import-not-found]
         from aegra_api.core.orm import Assistant, Thread  # type: ignore[import-not-found]
         from sqlalchemy import Text, literal, or_, select  # type: ignore[import-not-found]
     except ImportError:
@@ -104,6 +125,6 @@ async def aegra_thread_assistant_configurable(thread_id: str) -> dict[str, Any] 
             or_(Assistant.user_id == Thread.user_id, Assistant.user_id == AEGRA_SYSTEM_OWNER),
         )
     )
-    async with db_manager.get_engine().connect() as conn:
+    async with _aegra_lookup_engine().connect() as conn:
         row = (await conn.execute(statement)).first()
     return None if row is None else _configurable_of(row.config)
