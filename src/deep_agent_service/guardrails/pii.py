@@ -57,7 +57,9 @@ CLEAN_MEMO_SIZE = 8192
 
 
 def _digest(text: str) -> bytes:
-    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+    # SHA-256: collision resistant (a text must not pass for a clean one) and, with the CPU's SHA
+    # instructions, about twice as fast as BLAKE2b on a 1 MB text.
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
 
 
 def _fingerprint(message: BaseMessage) -> bytes:
@@ -73,8 +75,19 @@ def _fingerprint(message: BaseMessage) -> bytes:
 
 def _replacement(match: PIIMatch, strategy: RedactionStrategy) -> str:
     """What langchain's strategy puts in place of one matched value."""
-    value = match["value"]
-    return apply_strategy(value, [PIIMatch(type=match["type"], value=value, start=0, end=len(value))], strategy)
+    return _replacement_of(match["type"], match["value"], strategy)
+
+
+def _replacement_of(pii_type: str, value: str, strategy: RedactionStrategy) -> str:
+    return apply_strategy(value, [PIIMatch(type=pii_type, value=value, start=0, end=len(value))], strategy)
+
+
+def _spans(detector: Callable[[str], list[PIIMatch]], content: str) -> list[tuple[int, int]]:
+    """The (start, end) of each match of `detector`, without building the matches where it can."""
+    spans = getattr(detector, "spans", None)
+    if spans is not None:
+        return spans(content)  # type: ignore[no-any-return]
+    return [(match["start"], match["end"]) for match in detector(content)]
 
 
 def _replaced(content: str, chosen: list[tuple[int, int, str]]) -> tuple[str, list[tuple[int, int]]]:
@@ -102,7 +115,8 @@ def _replaced(content: str, chosen: list[tuple[int, int, str]]) -> tuple[str, li
 # context check reads past the space next to it, where the end of a text reads the same. So every
 # detector finds in a text what it finds in its pieces between cuts, and a piece the first pass
 # found nothing in is unchanged and still holds nothing. The second pass scans only the pieces that
-# hold a replacement, joined by " x" (so every join is a cut again).
+# hold a replacement, each distinct piece once (a text often repeats a value in the same words),
+# joined by " x" (so every join is a cut again).
 _CUT_SIDE = frozenset(chr(code) for code in range(0x21, 0x7F)) - frozenset("@()[]{}<>")
 _DIGITS = frozenset("0123456789")
 _PEM = "-----BEGIN"
@@ -118,12 +132,12 @@ def _is_cut(text: str, space: int) -> bool:
 
 
 def _windows(text: str, spans: list[tuple[int, int]]) -> str:
-    """The pieces of `text` between cuts that hold a replacement (`spans`, sorted), joined by `_JOIN`.
+    """The distinct pieces of `text` between cuts that hold a replacement (`spans`, sorted), joined by `_JOIN`.
 
     A cut next to a replacement (the character before or after it replaced) is not used, so the
     same cuts are cuts of the text before the replacements.
     """
-    pieces: list[str] = []
+    pieces: dict[str, None] = {}  # in order, each once: detectors find in each what they find in all
     floor = 0  # where the last piece ended (a cut, or the start)
     index, count, size = 0, len(spans), len(text)
     while index < count:
@@ -148,7 +162,7 @@ def _windows(text: str, spans: list[tuple[int, int]]) -> str:
                 break
             index += 1  # no cut before the next replacement: one piece holds both
             end = spans[index][1]
-        pieces.append(text[left:right])
+        pieces[text[left:right]] = None
         floor = right
         index += 1
     return _JOIN.join(pieces)
@@ -246,24 +260,29 @@ class PIIFilter:
         """
         chosen: list[tuple[int, int, str]] = []
         taken: list[tuple[int, int]] = []  # sorted, non-overlapping spans
+        find = bisect.bisect_left
         for pii_type, detector, strategy in self._detectors:
-            matches = detector(content)
-            if not matches:
+            spans = _spans(detector, content)
+            if not spans:
                 continue
             if strategy == "block":
-                raise PIIBlockedError(pii_type, len(matches), where)
+                raise PIIBlockedError(pii_type, len(spans), where)
             replacements: dict[str, str] = {}  # per value: one text often repeats one (this pass only)
-            for match in matches:
-                start, end = match["start"], match["end"]
-                at = bisect.bisect_left(taken, (start, end))
+            kept = 0
+            for span in spans:
+                start, end = span
+                at = find(taken, span)
                 if (at and taken[at - 1][1] > start) or (at < len(taken) and taken[at][0] < end):
                     continue
-                taken.insert(at, (start, end))
-                counts[pii_type] += 1
-                replacement = replacements.get(match["value"])
+                taken.insert(at, span)
+                kept += 1
+                value = content[start:end]
+                replacement = replacements.get(value)
                 if replacement is None:
-                    replacement = replacements[match["value"]] = _replacement(match, strategy)
+                    replacement = replacements[value] = _replacement_of(pii_type, value, strategy)
                 chosen.append((start, end, replacement))
+            if kept:
+                counts[pii_type] += kept
         return chosen
 
     def _nothing_near(
@@ -279,7 +298,7 @@ class PIIFilter:
         if self._reads_pem and (self._detectors[0][0] != "secret" or not _all_replaced(before, chosen)):
             return False
         windows = _windows(after, spans)
-        if any(detector(windows) for _, detector, _ in self._detectors):
+        if any(_spans(detector, windows) for _, detector, _ in self._detectors):
             return False
         return not (self._reads_pem and _PEM in _read_text(windows))
 
