@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import re
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -123,12 +124,15 @@ _PEM = "-----BEGIN"
 _JOIN = " x"
 
 
+_SIDE = "".join(map(re.escape, sorted(_CUT_SIDE)))  # as the inside of a character class
+_SIDE_NOT_DIGIT = "".join(map(re.escape, sorted(_CUT_SIDE - _DIGITS)))
+# A cut, matched at its space: `re` checks both sides, and skips to the next space fast.
+_CUT = re.compile(f" (?:(?<=[{_SIDE_NOT_DIGIT}] )(?=[{_SIDE}])|(?<=[0-9] )(?=[{_SIDE_NOT_DIGIT}]))")
+
+
 def _is_cut(text: str, space: int) -> bool:
     """Whether the space at `space` is a cut (see above)."""
-    if space < 1 or space + 1 >= len(text):
-        return False
-    before, after = text[space - 1], text[space + 1]
-    return before in _CUT_SIDE and after in _CUT_SIDE and not (before in _DIGITS and after in _DIGITS)
+    return _CUT.match(text, space) is not None
 
 
 def _windows(text: str, spans: list[tuple[int, int]]) -> str:
@@ -140,23 +144,23 @@ def _windows(text: str, spans: list[tuple[int, int]]) -> str:
     pieces: dict[str, None] = {}  # in order, each once: detectors find in each what they find in all
     floor = 0  # where the last piece ended (a cut, or the start)
     index, count, size = 0, len(spans), len(text)
+    rfind, is_cut, next_cut = text.rfind, _CUT.match, _CUT.search
     while index < count:
         start, end = spans[index]
         left = floor
-        space = text.rfind(" ", floor + 1, start - 1) if start > floor + 2 else -1
+        space = rfind(" ", floor + 1, start - 1) if start > floor + 2 else -1
         while space > floor:
-            if _is_cut(text, space):
+            if is_cut(text, space):
                 left = space
                 break
-            space = text.rfind(" ", floor + 1, space)
+            space = rfind(" ", floor + 1, space)
         right = size
         while True:
+            # a cut at a space in [end + 1, following - 2]: `endpos` still lets it read the character after
             following = spans[index + 1][0] if index + 1 < count else size + 1
-            space = text.find(" ", end + 1, following - 1)
-            while space != -1 and not _is_cut(text, space):
-                space = text.find(" ", space + 1, following - 1)
-            if space != -1:
-                right = space
+            cut = next_cut(text, end + 1, following)
+            if cut is not None:
+                right = cut.start()
                 break
             if index + 1 == count:
                 break
