@@ -7,8 +7,9 @@ schemeless match against every URL found so far (quadratic on URL-dense text). H
   the whitespace-free tokens with such a dot are scanned (with `pos`/`endpos`, so `\\b` still sees
   the character before the token): `finditer` over the whole text finds the same matches, since
   none can span a token boundary;
-- a schemeless match is kept only if it holds a `/` or starts with `www.`, so a token with
-  neither (an email address, an IP, a decimal) is skipped without scanning it;
+- a schemeless match is kept only if it holds a `/` or starts with `www.`, so only the tokens
+  holding one are looked at, found with `str.find` from one to the next: the many dotted tokens
+  with neither (email addresses, IPs, decimals) cost nothing;
 - the overlap check is a binary search over the sorted, disjoint scheme matches (schemeless
   matches never overlap each other, so only those can exclude one).
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections.abc import Iterator
 from urllib.parse import urlparse
 
 from deep_agent_service.private_apis import PIIMatch
@@ -49,6 +51,33 @@ def _token_start(text: str, position: int, floor: int) -> int:
     return position
 
 
+def _candidate_tokens(content: str) -> Iterator[tuple[int, int]]:
+    """(start, end) of each whitespace-free token that can hold a kept schemeless match, in order.
+
+    Only a token holding a `/` or `www.` can: go from one such token to the next with `str.find`.
+    """
+    position = 0  # the end of the last token looked at
+    slash, www = content.find("/"), content.find("www.")
+    while True:
+        if -1 < slash < position:
+            slash = content.find("/", position)
+        if -1 < www < position:
+            www = content.find("www.", position)
+        if slash == -1 and www == -1:
+            return
+        hit = www if slash == -1 or (www != -1 and www < slash) else slash
+        token_start = _token_start(content, hit, position)
+        token_end = position = _TOKEN_REST.match(content, hit).end()  # type: ignore[union-attr]
+        dot = _DOT.search(content, token_start, token_end)  # the token's first dot before a letter or digit
+        if dot is None:
+            continue
+        # A match is kept only with a `/` (after its first dot, so after this token's first) or a
+        # leading `www.` (its first dot at this token's first or later).
+        at = dot.start()
+        if content.find("/", at, token_end) != -1 or content.find("www.", max(token_start, at - 3), token_end) != -1:
+            yield token_start, token_end
+
+
 def detect_url(content: str) -> list[PIIMatch]:
     matches: list[PIIMatch] = []
     parsed: dict[str, bool] = {}  # one text often repeats one URL (kept for this call only)
@@ -67,17 +96,7 @@ def detect_url(content: str) -> list[PIIMatch]:
         at = bisect.bisect_right(starts, position) - 1
         return at >= 0 and position < ends[at]
 
-    token_end = 0
-    dot = _DOT.search(content)
-    while dot:
-        floor, at = token_end, dot.start()
-        token_end = _TOKEN_REST.match(content, at).end()  # type: ignore[union-attr]
-        dot = _DOT.search(content, token_end)  # the next token's first dot (a token ends at whitespace)
-        # A match is kept only with a `/` (after its first dot, so after this token's first) or a
-        # leading `www.` (its first dot at this token's first or later): without either, skip the token.
-        if content.find("/", at, token_end) == -1 and content.find("www.", max(floor, at - 3), token_end) == -1:
-            continue
-        token_start = _token_start(content, at, floor)
+    for token_start, token_end in _candidate_tokens(content):
         for match in _BARE.finditer(content, token_start, token_end):
             start, end = match.start(), match.end()
             if inside_scheme_match(start) or inside_scheme_match(end - 1):
