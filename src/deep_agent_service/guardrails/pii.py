@@ -223,16 +223,18 @@ class PIIFilter:
         )
         self._detectors = [(pii_type, DETECTORS[pii_type], strategy) for pii_type, strategy in self.rules]
         # Digests of texts a full pass found nothing in: this filter's own outputs, and clean input.
-        # A plain dict (atomic operations under the GIL; the server runs graphs on several threads),
-        # emptied when full.
+        # Plain dicts (atomic operations under the GIL; the server runs graphs on several threads),
+        # emptied when full. `_clean_hashes` holds their `hash()`es (cached in each str, and read by
+        # the detectors' `normalize` cache anyway): a text whose hash is not there is not digested
+        # (a 1 MB text costs ~1 ms), and the digest alone decides.
         self._clean: dict[bytes, None] = {}
+        self._clean_hashes: dict[int, None] = {}
         self._clean_messages: dict[bytes, None] = {}  # fingerprints (`_fingerprint`) of clean messages
         self._reads_pem = any(pii_type == "secret" for pii_type, _, _ in self._detectors)
 
     def text(self, content: str, counts: Counter[str], where: str) -> str:
         """`content` with every configured type replaced; raises `PIIBlockedError` for `block` types."""
-        key = _digest(content)
-        if key in self._clean:
+        if hash(content) in self._clean_hashes and _digest(content) in self._clean:
             return content
         passes = 0
         chosen = self._pass(content, counts, where)
@@ -251,8 +253,10 @@ class PIIFilter:
                     passes += 1
         if not chosen:
             if len(self._clean) >= CLEAN_MEMO_SIZE:
+                self._clean_hashes.clear()
                 self._clean.clear()
-            self._clean[_digest(content) if passes else key] = None
+            self._clean[_digest(content)] = None
+            self._clean_hashes[hash(content)] = None  # after the digest: a hash here is only a hint
         return content
 
     def _pass(self, content: str, counts: Counter[str], where: str) -> list[tuple[int, int, str]]:
@@ -273,18 +277,33 @@ class PIIFilter:
                 raise PIIBlockedError(pii_type, len(spans), where)
             replacements: dict[str, str] = {}  # per value: one text often repeats one (this pass only)
             kept = 0
+            # While the spans come in order of their starts (they do from every detector here),
+            # the ones kept go to `new`, and a span can only overlap the last of those: `taken`
+            # gets them in one merge at the end, not one list insert each (thousands on dense text).
+            new: list[tuple[int, int]] = []
+            ordered, last_start = True, -1
             for span in spans:
                 start, end = span
+                if ordered and start < last_start:
+                    taken, new, ordered = sorted(taken + new), [], False
+                last_start = start
                 at = find(taken, span)
                 if (at and taken[at - 1][1] > start) or (at < len(taken) and taken[at][0] < end):
                     continue
-                taken.insert(at, span)
+                if not ordered:
+                    taken.insert(at, span)
+                elif new and new[-1][1] > start:  # matches are never empty, so this is overlap
+                    continue
+                else:
+                    new.append(span)
                 kept += 1
                 value = content[start:end]
                 replacement = replacements.get(value)
                 if replacement is None:
                     replacement = replacements[value] = _replacement_of(pii_type, value, strategy)
                 chosen.append((start, end, replacement))
+            if new:
+                taken = sorted(taken + new)  # two sorted runs: one linear merge
             if kept:
                 counts[pii_type] += kept
         return chosen
