@@ -147,8 +147,8 @@ _CARD = re.compile(
 )
 _ISSUER_DIGITS = frozenset("23456")
 _DIGIT_CLASSES = _ascii_table({"0123456789": "0"})
-_DIGIT_MARK = ord("0")
-_FOUR_DIGITS = re.compile(b"0000")
+# Where a run of 4+ digits starts (digits translated to `0`): led by the literal, so `re` skips fast.
+_RUN_START = re.compile(b"0000(?<!00000)")
 # IPv4 not inside a longer dotted number (`release 1.2.3.4.5`, `v10.0.0.1.2` are versions).
 # It starts with `\d` and looks behind that digit (as `_CARD` does), so the scan skips to digits.
 _IPV4 = re.compile(r"\d(?<![\w.]\d)\d{0,2}\.(?:\d{1,3}\.){2}\d{1,3}(?!\w|\.\d)")
@@ -353,21 +353,18 @@ def _card_matches(content: str) -> Iterator[re.Match[str]]:
 
     A match starts with four digits and its look-behind rejects a digit before it, so it starts
     where a run of at least four digits does. Those are found with `bytes.translate` (digits to
-    `0`) and a literal search for `0000`, instead of `re` trying `_CARD` at every digit.
+    `0`) and a literal-led search (`_RUN_START`), instead of `re` trying `_CARD` at every digit.
     """
     if not content.isascii():
         yield from _CARD.finditer(content)
         return
     data = content.encode("ascii").translate(_DIGIT_CLASSES)
-    resume = 0
-    for run in _FOUR_DIGITS.finditer(data):
-        start = run.start()
-        if start < resume or (start and data[start - 1] == _DIGIT_MARK):
-            continue  # inside a match found, or not where a run of digits starts
-        match = _CARD.match(content, start)
+    position = 0
+    while run := _RUN_START.search(data, position):  # from the end of a match: its groups are runs too
+        match = _CARD.match(content, run.start())
         if match:
-            resume = match.end()
             yield match
+        position = match.end() if match else run.end()
 
 
 def _validated(pii_type: str, candidates: Iterator[re.Match[str]], is_valid: Callable[[str], bool]) -> list[PIIMatch]:
@@ -453,18 +450,20 @@ def _is_ipv4(address: str) -> bool:
     return True
 
 
+def _is_ipv6(candidate: str) -> bool:
+    if candidate.count(":") < 2 or ("::" not in candidate and candidate.count(":") != 7):
+        return False
+    try:
+        ipaddress.IPv6Address(candidate)
+    except ValueError:
+        return False
+    return True
+
+
 def _detect_ip_any(content: str) -> list[PIIMatch]:
     matches = _validated("ip", _ipv4_matches(content), _is_ipv4)
-    for m in _ipv6_matches(content):
-        candidate = m.group()
-        if candidate.count(":") < 2 or ("::" not in candidate and candidate.count(":") != 7):
-            continue
-        try:
-            ipaddress.IPv6Address(candidate)
-        except ValueError:
-            continue
-        matches.append(PIIMatch(type="ip", value=candidate, start=m.start(), end=m.end()))
-    return _non_overlapping(matches)
+    ipv6 = _validated("ip", _ipv6_matches(content), _is_ipv6)
+    return _non_overlapping(matches + ipv6) if ipv6 else matches  # IPv4 matches alone are in order, apart
 
 
 detect_secret = _on_normalized(_detect_secret)
