@@ -29,11 +29,9 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-from deep_agent_service.guardrails.pii_email import detect_email
-from deep_agent_service.guardrails.pii_url import detect_url
+from deep_agent_service.guardrails.pii_email import email_spans
+from deep_agent_service.guardrails.pii_url import url_spans
 from deep_agent_service.private_apis import PIIMatch, passes_luhn
-
-Detector = Callable[[str], list[PIIMatch]]
 
 
 def finditer_at(candidates: re.Pattern[str], pattern: re.Pattern[str], text: str) -> Iterator[re.Match[str]]:
@@ -275,49 +273,45 @@ def normalize(text: str) -> Normalized | None:
     return Normalized("".join(parts), starts, segments)
 
 
-class _OnNormalized:
-    """A detector run on the normalised text, its matches mapped back to spans of the original.
+Spans = Callable[[str], list[tuple[int, int]]]
 
-    `spans` gives only the (start, end) of each match: the filter needs no more, and on a PII-dense
-    text building a second match per value costs as much as finding it.
+
+class _OnNormalized:
+    """A detector of one type: `find` (the (start, end) of each match) run on the normalised text,
+    its matches mapped back to spans of the original.
+
+    `spans` gives only those spans: the PII filter needs no more, and on a PII-dense text building
+    a match (a dict) per value, twice, cost about as much as finding it.
     """
 
-    __slots__ = ("_detector",)
+    __slots__ = ("_find", "_type")
 
-    def __init__(self, detector: Detector) -> None:
-        self._detector = detector
+    def __init__(self, pii_type: str, find: Spans) -> None:
+        self._type = pii_type
+        self._find = find
 
     def __call__(self, content: str) -> list[PIIMatch]:
-        normalized = normalize(content)
-        if normalized is None:
-            return self._detector(content)
-        matches = self._detector(normalized.text)
-        spans = normalized.original_spans((m["start"], m["end"]) for m in matches)
         return [
-            PIIMatch(type=m["type"], value=content[start:end], start=start, end=end)
-            for m, (start, end) in zip(matches, spans, strict=True)
+            PIIMatch(type=self._type, value=content[start:end], start=start, end=end)
+            for start, end in self.spans(content)
         ]
 
     def spans(self, content: str) -> list[tuple[int, int]]:
         """The (start, end) of each match `self(content)` returns, in the same order."""
         normalized = normalize(content)
-        matches = self._detector(content if normalized is None else normalized.text)
-        spans = [(m["start"], m["end"]) for m in matches]
-        return spans if normalized is None else normalized.original_spans(spans)
-
-
-def _on_normalized(detector: Detector) -> _OnNormalized:
-    return _OnNormalized(detector)
+        if normalized is None:
+            return self._find(content)
+        return normalized.original_spans(self._find(normalized.text))
 
 
 # --- detectors --------------------------------------------------------------------------------
 
 
-def _non_overlapping(matches: list[PIIMatch]) -> list[PIIMatch]:
-    kept: list[PIIMatch] = []
-    for match in sorted(matches, key=lambda m: (m["start"], -m["end"])):
-        if not kept or match["start"] >= kept[-1]["end"]:
-            kept.append(match)
+def _non_overlapping(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    kept: list[tuple[int, int]] = []
+    for start, end in sorted(spans, key=lambda span: (span[0], -span[1])):
+        if not kept or start >= kept[-1][1]:
+            kept.append((start, end))
     return kept
 
 
@@ -339,8 +333,8 @@ def _secret_matches(content: str) -> Iterator[re.Match[str]]:
     return finditer_near(_SECRET_HINT, _SECRET_HINT_BACK, _SECRET, content)
 
 
-def _detect_secret(content: str) -> list[PIIMatch]:
-    return [PIIMatch(type="secret", value=m.group(), start=m.start(), end=m.end()) for m in _secret_matches(content)]
+def _secret_spans(content: str) -> list[tuple[int, int]]:
+    return [m.span() for m in _secret_matches(content)]
 
 
 def _is_card(number: str) -> bool:
@@ -367,9 +361,9 @@ def _card_matches(content: str) -> Iterator[re.Match[str]]:
         position = match.end() if match else run.end()
 
 
-def _validated(pii_type: str, candidates: Iterator[re.Match[str]], is_valid: Callable[[str], bool]) -> list[PIIMatch]:
-    """The candidates `is_valid` accepts, as matches of `pii_type`; each distinct value is checked
-    once (one text often repeats one number or address; the memo lives for this call only)."""
+def _validated(candidates: Iterator[re.Match[str]], is_valid: Callable[[str], bool]) -> list[tuple[int, int]]:
+    """The spans of the candidates `is_valid` accepts; each distinct value is checked once (one
+    text often repeats one number or address; the memo lives for this call only)."""
     found = []
     checked: dict[str, bool] = {}
     for m in candidates:
@@ -378,24 +372,24 @@ def _validated(pii_type: str, candidates: Iterator[re.Match[str]], is_valid: Cal
         if valid is None:
             valid = checked[value] = is_valid(value)
         if valid:
-            found.append(PIIMatch(type=pii_type, value=value, start=m.start(), end=m.end()))
+            found.append(m.span())
     return found
 
 
-def _detect_card(content: str) -> list[PIIMatch]:
-    return _validated("credit_card", _card_matches(content), _is_card)
+def _card_spans(content: str) -> list[tuple[int, int]]:
+    return _validated(_card_matches(content), _is_card)
 
 
-def _detect_url(content: str) -> list[PIIMatch]:
+def _url_spans(content: str) -> list[tuple[int, int]]:
     """langchain's URLs, minus schemeless ones that are file paths or version numbers."""
     kept = []
-    for match in detect_url(content):
-        value = match["value"]
+    for start, end in url_spans(content):
+        value = content[start:end]
         if "://" not in value:
             host = value.split("/", 1)[0]
-            if (match["start"] and content[match["start"] - 1] in "/\\.") or not _BARE_HOST_END.search(host):
+            if (start and content[start - 1] in "/\\.") or not _BARE_HOST_END.search(host):
                 continue
-        kept.append(match)
+        kept.append((start, end))
     return kept
 
 
@@ -460,20 +454,20 @@ def _is_ipv6(candidate: str) -> bool:
     return True
 
 
-def _detect_ip_any(content: str) -> list[PIIMatch]:
-    matches = _validated("ip", _ipv4_matches(content), _is_ipv4)
-    ipv6 = _validated("ip", _ipv6_matches(content), _is_ipv6)
-    return _non_overlapping(matches + ipv6) if ipv6 else matches  # IPv4 matches alone are in order, apart
+def _ip_spans(content: str) -> list[tuple[int, int]]:
+    ipv4 = _validated(_ipv4_matches(content), _is_ipv4)
+    ipv6 = _validated(_ipv6_matches(content), _is_ipv6)
+    return _non_overlapping(ipv4 + ipv6) if ipv6 else ipv4  # IPv4 matches alone are in order, apart
 
 
-detect_secret = _on_normalized(_detect_secret)
-detect_card = _on_normalized(_detect_card)
-detect_ip_any = _on_normalized(_detect_ip_any)
+detect_secret = _OnNormalized("secret", _secret_spans)
+detect_card = _OnNormalized("credit_card", _card_spans)
+detect_ip_any = _OnNormalized("ip", _ip_spans)
 
 DETECTORS: dict[str, _OnNormalized] = {
     "secret": detect_secret,
-    "email": _on_normalized(detect_email),
+    "email": _OnNormalized("email", email_spans),
     "credit_card": detect_card,
     "ip": detect_ip_any,
-    "url": _on_normalized(_detect_url),
+    "url": _OnNormalized("url", _url_spans),
 }

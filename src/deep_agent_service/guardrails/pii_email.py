@@ -24,7 +24,14 @@ _LOCAL_CLASSES = bytes(ord("L") if chr(code) in _LOCAL else ord(" ") for code in
 
 
 def detect_email(content: str) -> list[PIIMatch]:
-    matches: list[PIIMatch] = []
+    return [
+        PIIMatch(type="email", value=content[start:end], start=start, end=end) for start, end in email_spans(content)
+    ]
+
+
+def email_spans(content: str) -> list[tuple[int, int]]:
+    """The (start, end) of each match `detect_email` returns (the PII filter needs no more)."""
+    matches: list[tuple[int, int]] = []
     resume = 0  # where `finditer` would search from: the end of the previous match
     at = content.find("@")
     classes: bytes | None = None
@@ -42,10 +49,7 @@ def detect_email(content: str) -> list[PIIMatch]:
             # `pos` does not hide the character before it from `\b`, as in `finditer`
             boundary = _BOUNDARY.search(content, start, at)
             if start < at and boundary and boundary.start() < at:
-                end = domain.end()
-                matches.append(
-                    PIIMatch(type="email", value=content[boundary.start() : end], start=boundary.start(), end=end)
-                )
-                resume = end
+                resume = domain.end()
+                matches.append((boundary.start(), resume))
         at = content.find("@", max(at + 1, resume))
     return matches

@@ -79,7 +79,12 @@ def _candidate_tokens(content: str) -> Iterator[tuple[int, int]]:
 
 
 def detect_url(content: str) -> list[PIIMatch]:
-    matches: list[PIIMatch] = []
+    return [PIIMatch(type="url", value=content[start:end], start=start, end=end) for start, end in url_spans(content)]
+
+
+def url_spans(content: str) -> list[tuple[int, int]]:
+    """The (start, end) of each match `detect_url` returns (the PII filter needs no more)."""
+    matches: list[tuple[int, int]] = []
     parsed: dict[str, bool] = {}  # one text often repeats one URL (kept for this call only)
     for match in _SCHEME.finditer(content):
         url = match.group()
@@ -88,9 +93,9 @@ def detect_url(content: str) -> list[PIIMatch]:
             result = urlparse(url)
             valid = parsed[url] = result.scheme in {"http", "https"} and bool(result.netloc)
         if valid:
-            matches.append(PIIMatch(type="url", value=url, start=match.start(), end=match.end()))
-    starts = [m["start"] for m in matches]
-    ends = [m["end"] for m in matches]
+            matches.append(match.span())
+    starts = [start for start, _ in matches]
+    ends = [end for _, end in matches]
 
     def inside_scheme_match(position: int) -> bool:
         at = bisect.bisect_right(starts, position) - 1
@@ -105,5 +110,5 @@ def detect_url(content: str) -> list[PIIMatch]:
             if "/" in url or url.startswith("www."):
                 result = urlparse(f"http://{url}")
                 if result.netloc and "." in result.netloc:
-                    matches.append(PIIMatch(type="url", value=url, start=start, end=end))
+                    matches.append((start, end))
     return matches
