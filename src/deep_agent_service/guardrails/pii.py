@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import operator
 import re
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
@@ -91,15 +92,18 @@ def _spans(detector: Callable[[str], list[PIIMatch]], content: str) -> list[tupl
     return [(match["start"], match["end"]) for match in detector(content)]
 
 
+_START = operator.itemgetter(0)
+
+
 def _replaced(content: str, chosen: list[tuple[int, int, str]]) -> tuple[str, list[tuple[int, int]]]:
     """The content with the chosen spans replaced, and where the replacements are in it."""
     parts: list[str] = []
     spans: list[tuple[int, int]] = []
     position = length = 0
-    for start, end, replacement in sorted(chosen):
-        kept = content[position:start]
-        length += len(kept)
-        parts += [kept, replacement]
+    for start, end, replacement in sorted(chosen, key=_START):  # chosen spans never overlap: starts differ
+        length += start - position
+        parts.append(content[position:start])
+        parts.append(replacement)
         spans.append((length, length + len(replacement)))
         length += len(replacement)
         position = end
@@ -285,9 +289,9 @@ class PIIFilter:
             for span in spans:
                 start, end = span
                 if ordered and start < last_start:
-                    taken, new, ordered = sorted(taken + new), [], False
+                    taken, new, ordered = sorted(taken + new, key=_START), [], False
                 last_start = start
-                at = find(taken, span)
+                at = find(taken, start, key=_START)  # by start alone: spans never empty, taken disjoint
                 if (at and taken[at - 1][1] > start) or (at < len(taken) and taken[at][0] < end):
                     continue
                 if not ordered:
@@ -303,7 +307,7 @@ class PIIFilter:
                     replacement = replacements[value] = _replacement_of(pii_type, value, strategy)
                 chosen.append((start, end, replacement))
             if new:
-                taken = sorted(taken + new)  # two sorted runs: one linear merge
+                taken = sorted(taken + new, key=_START)  # two sorted runs: one linear merge
             if kept:
                 counts[pii_type] += kept
         return chosen
