@@ -18,6 +18,7 @@ _LOCAL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01234567
 # langchain's pattern after the local part (with its `|` in the class, as written there).
 _DOMAIN = re.compile(r"@[A-Za-z0-9.-]+\.[A-Z|a-z]{2,}\b")
 _BOUNDARY = re.compile(r"\b")
+_ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 # On ASCII text the local part's start is found in C: local characters to `L`, all others to a
 # space, then the last space before the `@` (a Python loop per character cost more on dense text).
 _LOCAL_CLASSES = bytes(ord("L") if chr(code) in _LOCAL else ord(" ") for code in range(256))
@@ -46,10 +47,15 @@ def email_spans(content: str) -> list[tuple[int, int]]:
                 start = at
                 while start > resume and content[start - 1] in _LOCAL:
                     start -= 1
-            # `pos` does not hide the character before it from `\b`, as in `finditer`
-            boundary = _BOUNDARY.search(content, start, at)
-            if start < at and boundary and boundary.start() < at:
+            # Usually a space, then a letter or digit: `\b` is at `start`. Otherwise `re` finds it
+            # (`pos` does not hide the character before it from `\b`, as in `finditer`).
+            if start and content[start - 1] == " " and content[start] in _ALNUM:  # so before the `@`
+                first: int | None = start
+            else:
+                boundary = _BOUNDARY.search(content, start, at)
+                first = boundary.start() if start < at and boundary and boundary.start() < at else None
+            if first is not None:
                 resume = domain.end()
-                matches.append((boundary.start(), resume))
+                matches.append((first, resume))
         at = content.find("@", max(at + 1, resume))
     return matches
