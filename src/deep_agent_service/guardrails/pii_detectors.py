@@ -88,8 +88,16 @@ def _ascii_table(classes: dict[str, str]) -> bytes:
 
 
 def _starts(literal: bytes, data: bytes, shift: int = 0) -> list[int]:
-    """Where `literal` occurs in `data` (it cannot overlap itself), plus `shift`."""
-    return [found.start() + shift for found in re.finditer(re.escape(literal), data)]
+    """Where `literal` occurs in `data` (it cannot overlap itself), plus `shift`.
+
+    `bytes.find` from one to the next: for a rare literal, ~10x faster than `re` over the text.
+    """
+    found = []
+    at = data.find(literal)
+    while at != -1:
+        found.append(at + shift)
+        at = data.find(literal, at + len(literal))
+    return found
 
 
 # One alternation, so a text is scanned once for every secret shape.
