@@ -151,3 +151,28 @@ def test_the_filter_equals_full_passes_on_random_text(pieces: list[str], rules: 
 @given(st.lists(st.sampled_from(PIECES), max_size=60))
 def test_the_filter_equals_full_passes_on_random_near_misses(pieces: list[str]) -> None:
     _both(ALL_TYPES, "".join(pieces))
+
+
+def _is_cut_by_definition(text: str, space: int) -> bool:
+    """A space between two printable ASCII characters, not both digits, none of `@()[]{}<>`."""
+    if space < 1 or space + 1 >= len(text) or text[space] != " ":
+        return False
+    before, after = text[space - 1], text[space + 1]
+    side = {chr(code) for code in range(0x21, 0x7F)} - set("@()[]{}<>")
+    return before in side and after in side and not (before.isdigit() and after.isdigit())
+
+
+def test_the_cut_pattern_is_the_definition_of_a_cut() -> None:
+    characters = [chr(code) for code in range(0x80)] + ["é", "\u200b", "\uff21", "\u0664", "\u3000"]
+    for before in characters:
+        for after in characters:
+            for text, space in ((f"{before} {after}", 1), (f"ab{before} {after}cd", 3)):
+                assert pii._is_cut(text, space) == _is_cut_by_definition(text, space), repr(text)
+    assert not pii._is_cut(" x", 0) and not pii._is_cut("x ", 1)
+
+
+def test_repeated_windows_are_scanned_once_and_decide_as_all_of_them() -> None:
+    text = "the ** end the ** end the ** end"  # the last two pieces are one text: " the ** end"
+    assert pii._windows(text, [(4, 6), (15, 17), (26, 28)]) == "the ** end x the ** end"
+    for repeated in ("mail a@b.travel4111 1111 1111 1111 " * 5, "x a@b.co y " * 40 + "z 10.0.0.1 w " * 40):
+        _both(ALL_TYPES, repeated)
