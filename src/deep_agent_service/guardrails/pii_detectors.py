@@ -230,10 +230,12 @@ class Normalized:
     def original_spans(self, spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
         """Each (start, end) of the normalised text as the span of the original it was read from."""
         starts, segments, find = self.starts, self.segments, bisect.bisect_right
+        count = len(starts)
         mapped = []
         for start, end in spans:  # one loop for a detector's matches: dense text has thousands
             first = find(starts, start) - 1
-            last = find(starts, end - 1) - 1
+            # most matches lie in one segment: then no second search (matches are never empty)
+            last = first if first + 1 == count or end <= starts[first + 1] else find(starts, end - 1, first) - 1
             origin, _, copied = segments[first]
             begin = origin + (start - starts[first]) if copied else origin
             origin, origin_end, copied = segments[last]
