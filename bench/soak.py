@@ -15,6 +15,7 @@ listed apart), approval turns completed, RSS of each instance at start and end, 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import statistics
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from langgraph_sdk.client import LangGraphClient
 from tests.support.chat import last_ai_text
 from tests.support.durability import FAST_RECOVERY
 from tests.support.own_services import own_postgres, own_redis
@@ -36,6 +38,7 @@ from deep_agent_service.server.devserver import DevServer, free_port
 
 TENANTS = {f"soak-key-{n}": {"user": f"user{n}", "org": f"org{n % 2}", "role": "member"} for n in range(4)}
 ADMINS = {f"soak-admin-{org}": {"user": f"admin{org}", "org": f"org{org}", "role": "admin"} for org in range(2)}
+RSS_TARGET_PERCENT = 10.0  # instance A, from its start (before any run) to the end
 APPROVAL = "write /memories/approved-{n}.md\nsoak {n}"
 # the assistant of the approval turns: write_file pauses the run until a person decides
 APPROVAL_SETTINGS = {"configurable": {"assistant_settings": {"interrupt_on": ["write_file"]}}}
@@ -55,6 +58,7 @@ class Tally:
     errors: list[str] = field(default_factory=list)
     restart_errors: list[str] = field(default_factory=list)
     approvals: int = 0
+    rss_a_by_minute: list[float] = field(default_factory=list)
 
 
 def rss_mb(server: DevServer) -> float:
@@ -62,6 +66,12 @@ def rss_mb(server: DevServer) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+@functools.cache
+def client_for(url: str, key: str) -> LangGraphClient:
+    """One client (one connection pool) per instance and key for the whole soak, as a real client keeps."""
+    return connect(url=url, api_key=key)
 
 
 def run_error(result: object) -> str | None:
@@ -92,14 +102,14 @@ async def approvers(url: str) -> dict[str, Approver]:
 async def approval_turn(approver: Approver, url: str, resume_url: str, text: str) -> str | None:
     """A run that pauses on write_file, resumed with approve on the other instance; None when it wrote."""
     key, assistant = approver.key, approver.assistant
-    client = connect(url=url, api_key=key)
+    client = client_for(url, key)
     thread = (await client.threads.create())["thread_id"]
     paused = await client.runs.wait(thread, assistant, input={"messages": [{"role": "user", "content": text}]})
     if (failure := run_error(paused)) is not None:
         return failure
     if (status := (await client.threads.get(thread))["status"]) != "interrupted":
         return f"approval: the run did not pause for write_file (thread status {status})"
-    resumer = connect(url=resume_url, api_key=key)
+    resumer = client_for(resume_url, key)
     result = await resumer.runs.wait(thread, assistant, command={"resume": {"decisions": [{"type": "approve"}]}})
     if (failure := run_error(result)) is not None:
         return failure
@@ -115,7 +125,7 @@ async def tenant_loop(
     n = 0
     while time.monotonic() < until:
         url = urls[n % len(urls)]
-        client = connect(url=url, api_key=key)
+        client = client_for(url, key)
         template = TRAFFIC[n % len(TRAFFIC)]
         text = template.format(n=n)
         started = time.monotonic()
@@ -150,10 +160,12 @@ async def progress(tally: Tally, began: float, until: float, watched: DevServer)
     while (now := time.monotonic()) < until:
         await asyncio.sleep(min(60.0, until - now))
         elapsed = time.monotonic() - began
+        tally.rss_a_by_minute.append(round(rss_mb(watched), 1))
         print(
             f"[soak {elapsed / 60:4.1f} min] runs {len(tally.latencies)}, approvals {tally.approvals}, "
             f"errors {len(tally.errors)}, during B's restart {len(tally.restart_errors)}, "
-            f"RSS A {rss_mb(watched):.1f} MB" + (f"; last error: {tally.errors[-1][:160]}" if tally.errors else ""),
+            f"RSS A {tally.rss_a_by_minute[-1]:.1f} MB"
+            + (f"; last error: {tally.errors[-1][:160]}" if tally.errors else ""),
             file=sys.stderr,
             flush=True,
         )
@@ -217,6 +229,7 @@ async def soak(minutes: float, python: Path, workdir: Path) -> dict[str, object]
         "rss_mb_start": [round(x, 1) for x in rss_start],
         "rss_mb_end_a": round(rss_end[0], 1),
         "rss_a_change_percent": round(100 * (rss_end[0] - rss_start[0]) / rss_start[0], 1),
+        "rss_a_by_minute": tally.rss_a_by_minute,
         "p50_ms": round(1000 * statistics.median(runs), 1) if runs else None,
         "p95_ms": round(1000 * runs[int(0.95 * (len(runs) - 1))], 1) if runs else None,
         "runs_per_second": round(len(runs) / elapsed, 2),
@@ -229,7 +242,10 @@ def main() -> int:
     workdir.chmod(0o711)  # as root, sandboxes run as nobody, who must reach SANDBOX_ROOT below it
     report = asyncio.run(soak(minutes, selfhost.ensure_aegra_venv(), workdir))
     print(json.dumps(report, indent=2))
-    return 0 if report["errors"] == 0 else 1
+    flat = float(report["rss_a_change_percent"]) <= RSS_TARGET_PERCENT  # type: ignore[arg-type]
+    if not flat:
+        print(f"RSS of instance A grew more than {RSS_TARGET_PERCENT}% (target: flat within it)", file=sys.stderr)
+    return 0 if report["errors"] == 0 and flat else 1
 
 
 if __name__ == "__main__":
