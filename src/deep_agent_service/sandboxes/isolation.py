@@ -16,7 +16,10 @@ The disk cap is soft within one command: a fast writer overshoots it by what it 
 polls (each single file is capped by the file-size limit; measured: up to ~310 MB over a 48 MB cap
 with 32 parallel writers, see README "Sandboxes"). Once a workspace is over its cap, every later
 command runs with `ulimit -f 0`: it can read and delete, but no file grows, so the overshoot does
-not add up over commands.
+not add up over commands. A box found over its cap gets a flag file (`full_flag`, next to its
+workspace, out of the command's reach); a command of a box without the flag skips the measuring
+before it runs (only commands grow a workspace, and each one's check after it sets the flag), one of
+a flagged box measures again and clears the flag once files are gone.
 """
 
 from __future__ import annotations
@@ -425,6 +428,7 @@ class CommandJob:
         timeout: float | None = None,
         stdin: bytes | None = None,
         output_bytes: int | None = None,
+        full_flag: Path | None = None,
     ) -> None:
         self.command = command
         self.limits = limits
@@ -436,6 +440,8 @@ class CommandJob:
         self.timeout = timeout if timeout is not None else limits.timeout_seconds
         self.cap = output_bytes or limits.output_bytes
         self.disk_cap = limits.disk_mb * 1024 * 1024
+        # None: measure the workspace before every command too (no place to remember a full box)
+        self.full_flag = full_flag
         self.stdin = stdin
         self._lock = threading.Lock()
         self._pid: int | None = None
@@ -451,9 +457,34 @@ class CommandJob:
         """The command's limits; over the disk cap, no file may grow (`ulimit -f 0`): the command can
         still read, list and delete (so the box can recover), but each command can no longer add
         another poll interval's worth of data to a box that is already full."""
-        if disk_usage(self.workspace, self.disk_cap) > self.disk_cap:
-            return replace(self.limits, file_mb=0)
-        return self.limits
+        if self.full_flag is not None and not os.path.lexists(self.full_flag):
+            return self.limits  # not full after the last command, and only commands add files
+        if not self._over_disk():
+            self._flag_full(False)
+            return self.limits
+        return replace(self.limits, file_mb=0)
+
+    def _over_disk(self) -> bool:
+        return disk_usage(self.workspace, self.disk_cap) > self.disk_cap
+
+    def _checked_after(self, over_disk: bool) -> bool:
+        """The disk cap after the command (unless the poll already caught it); flags a full box."""
+        if not over_disk:
+            over_disk = self._over_disk()
+        if over_disk:
+            self._flag_full(True)
+        return over_disk
+
+    def _flag_full(self, full: bool) -> None:
+        if self.full_flag is None:
+            return
+        try:
+            if full:
+                os.close(os.open(self.full_flag, os.O_WRONLY | os.O_CREAT, 0o600))
+            else:
+                self.full_flag.unlink(missing_ok=True)
+        except OSError as error:  # the result still says so; the next command measures again
+            logger.warning("sandbox disk-cap flag %s not updated: %s", self.full_flag, error)
 
     def run(self) -> RunResult:
         """Run the command (blocking); never raises for what the command does."""
@@ -506,8 +537,7 @@ class CommandJob:
                 if pipe is not None:
                     with contextlib.suppress(OSError):
                         pipe.close()
-        if not over_disk:
-            over_disk = disk_usage(self.workspace, self.disk_cap) > self.disk_cap
+        over_disk = self._checked_after(over_disk)
         return RunResult(
             output=b"".join(chunks),
             exit_code=None if timed_out else process.returncode,
@@ -538,7 +568,7 @@ class CommandJob:
                 if now >= deadline:
                     return chunks, False, True, False
                 if now >= next_poll:
-                    if disk_usage(self.workspace, self.disk_cap) > self.disk_cap:
+                    if self._over_disk():
                         return chunks, False, False, True
                     # a big workspace costs more to measure: poll it less often (at most ~20% of a core)
                     interval = max(DISK_POLL_SECONDS, 5 * (time.monotonic() - now))
@@ -573,11 +603,34 @@ class CommandJob:
         return pending
 
 
+def _settle(done: asyncio.Future[T], result: T | None, error: BaseException | None) -> None:
+    if done.done():  # the caller was cancelled meanwhile
+        return
+    if error is not None:
+        done.set_exception(error)
+    else:
+        done.set_result(result)  # type: ignore[arg-type]
+
+
 async def in_command_thread(call: Callable[[], T], on_cancel: Callable[[], None]) -> T:
-    """Run a blocking command call in the command pool; cancelling the caller calls `on_cancel`."""
-    future = asyncio.get_running_loop().run_in_executor(_COMMAND_THREADS, call)
+    """Run a blocking command call in the command pool; cancelling the caller calls `on_cancel`.
+
+    The thread settles a plain loop future itself: `run_in_executor` + `shield` chain three futures,
+    each hand-over one more turn of the loop, on every command."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[T] = loop.create_future()
+
+    def work() -> None:
+        try:
+            outcome: tuple[T | None, BaseException | None] = (call(), None)
+        except BaseException as error:  # handed to the awaiting caller
+            outcome = (None, error)
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits
+            loop.call_soon_threadsafe(_settle, done, *outcome)
+
+    _COMMAND_THREADS.submit(work)
     try:
-        return await asyncio.shield(future)
+        return await done
     except asyncio.CancelledError:
         on_cancel()  # the command dies; the thread sees EOF and ends
         raise

@@ -6,6 +6,7 @@ Layout under `SANDBOX_ROOT` (one directory per sandbox, named by its determinist
     <name>/lock        holds the sandbox id; shared flock while a command runs, exclusive to delete;
                        its mtime is the last use (the reaper's idle clock)
     <name>/root/       the workspace: the command's `/` (see isolation.py)
+    <name>/full        present while the workspace was last found over its disk cap (isolation.py)
     .gone/<name>.json  tombstone: why a sandbox of that name was deleted (so a recreate can say so)
 
 Create-if-absent is atomic across processes: the box is assembled in `.creating/` and renamed into
@@ -73,6 +74,7 @@ T = TypeVar("T")
 
 META = "meta.json"
 LOCK = "lock"
+FULL = "full"
 WORKSPACE = "root"
 TRANSFER_OUTPUT_BYTES = 64 * 1024 * 1024
 
@@ -161,6 +163,10 @@ class _Paths:
     def workspace(self) -> Path:
         return self.box / WORKSPACE
 
+    @property
+    def full(self) -> Path:
+        return self.box / FULL
+
 
 class LocalSandbox(BaseSandbox):
     """One local sandbox: a workspace directory; commands under bubblewrap (see isolation.py)."""
@@ -234,6 +240,7 @@ class LocalSandbox(BaseSandbox):
                 timeout=timeout,
                 stdin=stdin,
                 output_bytes=output,
+                full_flag=self._paths.full,
             )
         return CommandJob(
             self._paths.workspace,
@@ -243,6 +250,7 @@ class LocalSandbox(BaseSandbox):
             timeout=timeout,
             stdin=stdin,
             output_bytes=output,
+            full_flag=self._paths.full,
         )
 
     async def _run(

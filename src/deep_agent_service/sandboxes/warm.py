@@ -47,7 +47,6 @@ from deep_agent_service.sandboxes.isolation import (
     CommandJob,
     RunResult,
     box_argv,
-    disk_usage,
     shell_script,
 )
 
@@ -131,11 +130,11 @@ while True:
     status = os.waitpid(pid, 0)[1]
     kill_all()  # what the command left behind dies with it
     reap()
-    wipe_shm()
     if gone:
         break
     code = os.waitstatus_to_exitcode(status)
     sock.send(b"X%d" % (code if code >= 0 else 128 - code))
+    wipe_shm()  # after the reply (nothing of the box runs now); the next request waits until it is done
 kill_all()
 """
 
@@ -267,8 +266,7 @@ class WarmJob(CommandJob):
                 self._init = None
         if exit_code is None and not timed_out:
             self.pool.discard(self.key, init)  # the helper died or hung: the next command restarts it
-        if not over_disk:
-            over_disk = self._over_disk()
+        over_disk = self._checked_after(over_disk)
         return RunResult(
             output=b"".join(chunks),
             exit_code=None if timed_out else exit_code,
@@ -276,9 +274,6 @@ class WarmJob(CommandJob):
             timed_out=timed_out,
             over_disk=over_disk,
         )
-
-    def _over_disk(self) -> bool:
-        return disk_usage(self.workspace, self.disk_cap) > self.disk_cap
 
 
 def _recv(sock: socket.socket, timeout: float) -> bytes:

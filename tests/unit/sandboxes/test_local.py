@@ -206,6 +206,24 @@ async def test_filling_the_disk_is_stopped_at_the_caps(box: SandboxBackendProtoc
     assert (await box.aexecute("echo freed > /ok; cat /ok")).output == "freed\n"
 
 
+async def test_a_full_box_stays_limited_for_every_handle_until_cleaned(provider: LocalProvider) -> None:
+    """A box found over its cap is flagged (`<box>/full`): later commands, from any handle or process,
+    run with `ulimit -f 0` without measuring first; once files are gone the next command lifts it."""
+    box = (await provider.get_or_create("full", {}, 3600)).sandbox
+    assert isinstance(box, LocalSandbox)
+    flag = box.workspace.parent / "full"
+    unlimited = f"{LIMITS.file_mb * 2048}\n"  # dash: 512-byte blocks
+    assert (await box.aexecute("ulimit -f")).output == unlimited and not flag.exists()
+    # written behind the sandbox's back (as a box from before the flag was): the next command reports it
+    (box.workspace / "host.bin").write_bytes(b"\0" * (LIMITS.disk_mb + 1) * 1024 * 1024)
+    assert "disk cap" in (await box.aexecute("true")).output and flag.exists()
+    other = await LocalProvider(provider.root, limits=LIMITS, warm=WarmPool(0, 1)).get("full")  # another process
+    assert other is not None
+    assert (await other.aexecute("ulimit -f")).output.startswith("0\n")
+    await other.aexecute("rm -f /host.bin")
+    assert (await box.aexecute("ulimit -f")).output == unlimited and not flag.exists()
+
+
 def test_missing_bubblewrap_is_refused_with_the_fix(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from deep_agent_service.sandboxes import isolation
     from deep_agent_service.sandboxes.registry import build_provider
