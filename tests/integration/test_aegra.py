@@ -29,7 +29,7 @@ from tests.support.durability import (
     wait_for_line,
     wait_for_run,
 )
-from tests.support.services import require, tcp_reachable
+from tests.support.services import require, require_aegra_venv, tcp_reachable
 
 
 @dataclass
@@ -55,11 +55,7 @@ class Cluster:
 def aegra_python() -> Path:
     require(tcp_reachable("127.0.0.1", 5432), "PostgreSQL on 127.0.0.1:5432 is needed for the Aegra tests")
     require(tcp_reachable("127.0.0.1", 6379), "Redis on 127.0.0.1:6379 is needed for the Aegra tests")
-    try:
-        return selfhost.ensure_aegra_venv()
-    except selfhost.SelfHostError as error:
-        require(False, f"the Aegra venv could not be created: {error}")
-        raise
+    return require_aegra_venv()
 
 
 @pytest.fixture(scope="module")

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from deep_agent_service.server import selfhost
 from tests.support.chat import last_ai_text
 from tests.support.own_services import own_postgres, own_redis
+from tests.support.services import require_aegra_venv
 from tests.support.tenants import Tenants, aegra_tenant_server
 
 ONE_CONNECTION = {"SQLALCHEMY_POOL_SIZE": "1", "SQLALCHEMY_MAX_OVERFLOW": "0"}
@@ -28,10 +28,7 @@ WITHIN_SECONDS = 25  # under SQLAlchemy's 30 s pool timeout, which a self-deadlo
 
 @pytest.fixture(scope="module")
 def tenants(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tenants]:
-    try:
-        selfhost.ensure_aegra_venv()
-    except selfhost.SelfHostError as error:
-        pytest.skip(f"the Aegra venv could not be created: {error}")
+    require_aegra_venv()
     workdir = Path(tmp_path_factory.mktemp("aegra-pool"))
     with (
         own_postgres() as postgres,

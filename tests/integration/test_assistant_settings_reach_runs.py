@@ -21,10 +21,10 @@ import httpx
 import pytest
 from langgraph_sdk.client import LangGraphClient
 
-from deep_agent_service.server import selfhost
 from deep_agent_service.tenancy.identity import canonical_assistant_id
 from tests.support.chat import last_ai_text
 from tests.support.own_services import own_postgres, own_redis
+from tests.support.services import require_aegra_venv
 from tests.support.tenants import Tenants, aegra_tenant_server, tenant_server
 
 ADMIN, MEMBER = "alice", "bob"  # both in acme
@@ -39,10 +39,7 @@ def tenants(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         with tenant_server("api_keys", workdir) as running:
             yield running
         return
-    try:
-        selfhost.ensure_aegra_venv()
-    except selfhost.SelfHostError as error:
-        pytest.skip(f"the Aegra venv could not be created: {error}")
+    require_aegra_venv()
     with (
         own_postgres() as postgres,
         own_redis() as redis,

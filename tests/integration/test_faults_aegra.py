@@ -27,6 +27,7 @@ from tests.support.chat import ask
 from tests.support.durability import call_lines, start_aegra_instance, wait_for_line, wait_for_run
 from tests.support.fault_table import FaultCase, record
 from tests.support.own_services import OwnPostgres, OwnRedis, own_postgres, own_redis
+from tests.support.services import require_aegra_venv
 
 RECOVERY_LIMIT_SECONDS = 60
 # Aegra's WORKER_DRAIN_TIMEOUT for the cluster (default 30 s): short, so a run can outlast it in a test
@@ -60,10 +61,7 @@ class Cluster:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    try:
-        selfhost.ensure_aegra_venv()
-    except selfhost.SelfHostError as error:
-        pytest.skip(f"the Aegra venv could not be created: {error}")
+    require_aegra_venv()
     with own_postgres() as postgres, own_redis() as redis:
         running = Cluster(postgres, redis, Path(tmp_path_factory.mktemp("aegra-faults")))
         try:
