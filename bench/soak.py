@@ -68,6 +68,13 @@ def rss_mb(server: DevServer) -> float:
     return float("nan")
 
 
+def slope_per_minute(by_minute: list[float]) -> float | None:
+    """Least-squares growth in MB a minute of the samples from minute 1 on (None with fewer than 3)."""
+    if len(by_minute) < 3:
+        return None
+    return round(statistics.linear_regression(range(len(by_minute)), by_minute).slope, 2)
+
+
 @functools.cache
 def client_for(url: str, key: str) -> LangGraphClient:
     """One client (one connection pool) per instance and key for the whole soak, as a real client keeps."""
@@ -230,6 +237,8 @@ async def soak(minutes: float, python: Path, workdir: Path) -> dict[str, object]
         "rss_mb_end_a": round(rss_end[0], 1),
         "rss_a_change_percent": round(100 * (rss_end[0] - rss_start[0]) / rss_start[0], 1),
         "rss_a_by_minute": tally.rss_a_by_minute,
+        # apart from the first minute's one-off growth (first runs: lazy imports, caches, pools)
+        "rss_a_mb_per_minute_after_first": slope_per_minute(tally.rss_a_by_minute),
         "p50_ms": round(1000 * statistics.median(runs), 1) if runs else None,
         "p95_ms": round(1000 * runs[int(0.95 * (len(runs) - 1))], 1) if runs else None,
         "runs_per_second": round(len(runs) / elapsed, 2),
