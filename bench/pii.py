@@ -38,7 +38,7 @@ from deep_agent_service.assistant_settings import AssistantSettings
 from deep_agent_service.builder import build_agent
 from deep_agent_service.guardrails.config import GuardrailOverrides
 from deep_agent_service.guardrails.pii import PIIFilter, PIIGuard
-from deep_agent_service.guardrails.pii_detectors import DETECTORS
+from deep_agent_service.guardrails.pii_detectors import DETECTORS, normalize
 from deep_agent_service.guardrails.streaming import StreamGuard
 from deep_agent_service.offline_model import OfflineChatModel
 from deep_agent_service.private_apis import BUILTIN_DETECTORS
@@ -190,16 +190,26 @@ async def _stream_timings() -> tuple[Sample, Sample, Sample, Sample]:
     return Sample.of(first[True]), Sample.of(first[False]), Sample.of(last[True]), Sample.of(last[False])
 
 
+def _filter_fresh(pii: PIIFilter, text: str) -> None:
+    """One filtering of `text` as a new text costs: the normalisation cache starts empty.
+
+    `normalize` is cached so the detectors of one pass share it; a timing loop over the same text
+    would otherwise measure every call after the first without it (a third of the dense text's cost).
+    """
+    normalize.cache_clear()
+    pii.text(text, Counter(), "bench")
+
+
 def run() -> list[Row]:
     corpus_ok = print_corpus_table()
     logging.getLogger("deep_agent_service.guardrails").setLevel(logging.ERROR)  # measure the filter, not stderr
     text = transcript()
     pii = PIIFilter(ALL_TYPES)
-    millis = time_sync(lambda: pii.text(text, Counter(), "bench"), THROUGHPUT_REPEAT)
+    millis = time_sync(lambda: _filter_fresh(pii, text), THROUGHPUT_REPEAT)
     throughput = Sample.of(millis)
     mb_per_s = 1000 / throughput.p50 * (len(text) / MB)
     dense = dense_text()
-    dense_ours = Sample.of(time_sync(lambda: PIIFilter(ALL_TYPES).text(dense, Counter(), "bench"), 3))
+    dense_ours = Sample.of(time_sync(lambda: _filter_fresh(PIIFilter(ALL_TYPES), dense), 3))
     langchain = [BUILTIN_DETECTORS[t] for t in ("email", "credit_card", "ip", "url")]
     dense_lc = Sample.of(time_sync(lambda: [detect(dense) for detect in langchain], 3))
     dense_speedup = dense_lc.p50 / dense_ours.p50

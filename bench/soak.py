@@ -9,7 +9,8 @@ writes and reads, sandbox commands, PII and approvals (a write_file that pauses 
 resumed with approve, on the other instance; these run as the org's admin, whose assistant it is),
 alternating between the two instances. Halfway through,
 instance B gets SIGTERM and is started again. Reported: runs, errors (those during B's restart
-listed apart), approval turns completed, RSS of each instance at start and end, run latency p50/p95, runs/s.
+listed apart), approval turns completed, RSS of each instance at start and end (and the malloc it runs
+on: `SERVER_ALLOCATOR`), run latency p50/p95, runs/s.
 """
 
 from __future__ import annotations
@@ -66,6 +67,12 @@ def rss_mb(server: DevServer) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def allocator(server: DevServer) -> str:
+    """The malloc the server process really runs on: whether jemalloc is mapped into it."""
+    maps = Path(f"/proc/{server.process.pid}/maps").read_text()
+    return "jemalloc" if "libjemalloc" in maps else "system"
 
 
 def slope_per_minute(by_minute: list[float]) -> float | None:
@@ -197,6 +204,7 @@ async def soak(minutes: float, python: Path, workdir: Path) -> dict[str, object]
         try:
             urls = [s.url for s in servers]
             rss_start = [rss_mb(s) for s in servers]
+            allocators = [allocator(s) for s in servers]
             tally, restarting = Tally(), asyncio.Event()
             began = time.monotonic()
             until = began + minutes * 60
@@ -226,6 +234,7 @@ async def soak(minutes: float, python: Path, workdir: Path) -> dict[str, object]
     return {
         "minutes": minutes,
         "tenants": len(TENANTS),
+        "allocator": allocators[0],  # SERVER_ALLOCATOR (deep_agent_service/server/allocator.py)
         "runs": len(runs),
         "approvals_completed": tally.approvals,
         "errors": len(tally.errors),

@@ -37,6 +37,7 @@ import pytest
 
 from deep_agent_service import PROJECT_ROOT
 from deep_agent_service.client import connect
+from deep_agent_service.server.allocator import JEMALLOC, jemalloc_available
 from deep_agent_service.server.devserver import free_port, spawn, wait_until_ready
 from deep_agent_service.settings import LANGSMITH_DEPLOYMENT_VARIABLE
 from tests.support import venvs
@@ -129,6 +130,10 @@ def install_like_the_image(tmp_path: Path, dockerfile: Dockerfile) -> tuple[Path
     return tree, python
 
 
+def _runs_on_jemalloc(pid: int) -> bool:
+    return "libjemalloc" in Path(f"/proc/{pid}/maps").read_text()
+
+
 def image_environment(dockerfile: Dockerfile, tree: Path, python: Path) -> dict[str, str]:
     inherited = {k: v for k, v in os.environ.items() if not k.startswith(NOT_INHERITED)}
     return {
@@ -161,6 +166,10 @@ async def test_a_fresh_image_install_starts_on_the_platform_and_serves_a_run_wit
     try:
         wait_until_ready(server, timeout=120)
         assert (await ask(connect(url=server.url), "hello")).strip()
+        # the image preloads jemalloc (its apt-get step is not reproduced: this machine's library stands in)
+        assert env["LD_PRELOAD"] == JEMALLOC
+        if jemalloc_available():
+            assert _runs_on_jemalloc(server.process.pid)
         async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
             health = await http.get("/healthz")
             assert health.status_code == 200 and health.json()["status"] == "ok"

@@ -24,6 +24,7 @@ import httpx
 
 from deep_agent_service import PROJECT_ROOT
 from deep_agent_service.errors import ServiceError
+from deep_agent_service.server.allocator import with_allocator
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 2024
@@ -153,7 +154,7 @@ def start_server(
             f"port {port} on {host} is already in use: stop what is listening there "
             f"(e.g. `lsof -i :{port}`) or choose another port (make run PORT={port + 1})"
         )
-    full_env = {**os.environ, **(env or {})}
+    full_env = with_allocator({**os.environ, **(env or {})})
     server = spawn(
         langgraph_command(host, port, config), url=f"http://{host}:{port}", env=full_env, cwd=cwd, log_path=log_path
     )

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from deep_agent_service import PROJECT_ROOT
 from deep_agent_service.errors import ServiceError
+from deep_agent_service.server.allocator import with_allocator
 from deep_agent_service.server.devserver import (
     DEFAULT_HOST,
     DevServer,
@@ -127,7 +128,7 @@ def start_aegra(
     if not python.exists():
         raise SelfHostError(f"{python} not found: run `make aegra-venv` first (creates {AEGRA_VENV})")
     # HOST/PORT are also read by Aegra's settings (SERVER_URL); keep them consistent with uvicorn.
-    full_env = {**os.environ, **env, "HOST": host, "PORT": str(port)}
+    full_env = with_allocator({**os.environ, **env, "HOST": host, "PORT": str(port)})
     command = [str(python), "-c", _LAUNCHER, "aegra_api.main:app", "--host", host, "--port", str(port)]
     command += ["--timeout-graceful-shutdown", str(HTTP_GRACE_SECONDS)]
     server = spawn(command, url=f"http://{host}:{port}", env=full_env, cwd=cwd, log_path=log_path)
