@@ -19,7 +19,7 @@ from deep_agent_service.builder import build_agent
 from deep_agent_service.runs import run_id
 from deep_agent_service.server.operations import log_run_start
 from deep_agent_service.settings import get_settings
-from deep_agent_service.tenancy.assistant_lookup import aegra_thread_assistant_configurable
+from deep_agent_service.tenancy.assistant_lookup import aegra_run_configurable, aegra_thread_assistant_configurable
 from deep_agent_service.tenancy.handlers import SPOOFABLE_KEYS
 from deep_agent_service.tenancy.identity import resolve_identity
 
@@ -38,7 +38,18 @@ async def agent(config: RunnableConfig, runtime: ServerRuntime[Any]) -> Compiled
         # pending approval shows in the state (langgraph-api passes the assistant's config itself).
         stored = await aegra_thread_assistant_configurable(str(configurable["thread_id"]))
         configurable = {**(stored or {}), **configurable}
+    stamped: dict[str, Any] = {}
+    if runtime.execution_runtime is not None and "assistant_id" not in configurable and (run := run_id(config)):
+        # A run the `threads.create_run` handler never saw (Aegra fires a cron's runs itself): its
+        # assistant's settings, the run's own keys over them, and its id for the run's identity.
+        stored = await aegra_run_configurable(run)
+        if stored is not None:
+            configurable = {**stored, **configurable}
+            stamped = {"assistant_id": stored["assistant_id"]}
     graph = build_agent(assistant_settings_from(configurable))
+    if stamped:
+        # beneath the run's own config, as the handler's stamp would have been (the graph stays cached)
+        graph = graph.with_config(configurable=stamped)
     if runtime.execution_runtime is not None:
         identity = resolve_identity(
             runtime.user,

@@ -11,6 +11,7 @@ gets 404 for an admin's.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from collections.abc import Iterator
@@ -134,3 +135,47 @@ async def test_a_member_may_echo_the_stored_settings_but_not_change_them(tenants
     else:
         assert theirs.status_code == 200, theirs.text
         assert theirs.json()["__interrupt__"], "the admin's assistant pauses the member's write too"
+
+
+async def _cron_run_on_a_new_thread(tenants: Tenants, assistant_id: str, text: str, config: Any) -> str:
+    """The thread of a cron's first run, once it ended or paused. Aegra fires a new cron's first run at
+    once; langgraph-api on its schedule (every minute here; the cron is deleted after its first run)."""
+    client = tenants.client(ADMIN)
+    thread = (await client.threads.create())["thread_id"]
+    schedule = "0 0 1 1 *" if tenants.kind == "aegra" else "* * * * *"
+    await client.crons.create_for_thread(thread, assistant_id, schedule=schedule, input=_says(text), config=config)
+    [cron] = await client.crons.search(thread_id=thread)  # Aegra answers the create with the first run
+    try:
+        for _ in range(150):
+            runs = await client.runs.list(thread)
+            if runs and runs[0]["status"] not in ("pending", "running"):
+                return str(thread)
+            await asyncio.sleep(0.5)
+        raise AssertionError(f"the cron's run on {thread} did not end within 75 s: {runs}")
+    finally:
+        await client.crons.delete(cron["cron_id"])
+
+
+@pytest.mark.parametrize("own_configurable", [None, {"client_label": "nightly"}], ids=["plain", "own-configurable"])
+async def test_a_cron_run_of_an_assistant_keeps_its_settings(
+    tenants: Tenants, own_configurable: dict[str, Any] | None
+) -> None:
+    alice = tenants.client(ADMIN)
+    assistant = await _assistant(tenants, APPROVAL)
+    config = {"configurable": own_configurable} if own_configurable else None
+    thread = await _cron_run_on_a_new_thread(tenants, assistant, "write /memories/cron.md\nnightly", config)
+    assert (await alice.threads.get(thread))["status"] == "interrupted", "the cron's write_file waits for approval"
+    assert _missing(await _read_on_a_new_thread(alice, assistant, "/memories/cron.md")), "nothing written yet"
+
+
+async def test_a_cron_run_writes_its_assistants_memory(tenants: Tenants) -> None:
+    """A cron's run acts for its assistant: what it writes to /memories/ (the assistant and user's
+    private scope), a run of the same assistant reads; a run of another assistant does not."""
+    alice = tenants.client(ADMIN)
+    assistant, other = await _assistant(tenants, {}), await _assistant(tenants, {})
+    config = {"configurable": {"client_label": "nightly"}}
+    await _cron_run_on_a_new_thread(tenants, assistant, "write /memories/cron.md\nfrom the cron", config)
+    assert await _read_on_a_new_thread(alice, assistant, "/memories/cron.md") == (
+        "Contents of /memories/cron.md:\nfrom the cron"
+    )
+    assert _missing(await _read_on_a_new_thread(alice, other, "/memories/cron.md"))

@@ -218,6 +218,43 @@ async def test_crons_of_another_user_are_out_of_reach(
     await denied("crons.delete", client.crons.delete(victim.cron_id))
 
 
+FORGED_USER = {"identity": "bob", "org": "acme", "role": "admin", "permissions": []}
+
+
+def _runs_as(cron: dict[str, Any]) -> Any:
+    """The user a stored cron's firings act as (langgraph-api reads `langgraph_auth_user` from it)."""
+    return ((cron.get("payload") or {}).get("config") or {}).get("configurable", {}).get("langgraph_auth_user")
+
+
+@pytest.mark.parametrize("attacker", ATTACKERS)
+async def test_a_cron_runs_as_the_user_who_made_it(
+    as_: Callable[[str], LangGraphClient], victim: Victim, attacker: str
+) -> None:
+    """langgraph-api's cron scheduler runs each firing as the `langgraph_auth_user` of the stored
+    payload: one a client sets (on create or update) must never be what is stored."""
+    if victim.cron_id is None:
+        pytest.skip("this server does not serve crons")
+    client = as_(attacker)
+    thread = (await client.threads.create())["thread_id"]
+    message = {"messages": [{"role": "user", "content": "read /memories/secret.md"}]}
+    forged = {"configurable": {"langgraph_auth_user": FORGED_USER}}
+    me = {"identity": attacker, "org": PEOPLE[attacker][0], "role": PEOPLE[attacker][1]}
+    cron = await client.crons.create_for_thread(thread, "agent", schedule="0 0 1 1 *", input=message, config=forged)
+    try:
+        TALLY.attempts += 1
+        stored = _runs_as(cron) or {}
+        assert {k: stored.get(k) for k in me} == me, f"{attacker}'s cron runs as {stored}"
+        TALLY.denied += 1
+        patched = await client.http.client.patch(f"/runs/crons/{cron['cron_id']}", json={"config": forged})
+        assert patched.status_code in (200, 403, 422), patched.text
+        [after] = [c for c in await client.crons.search(thread_id=thread) if c["cron_id"] == cron["cron_id"]]
+        assert {k: (_runs_as(after) or {}).get(k) for k in me} == me, (
+            f"after an update {attacker}'s cron runs as someone else"
+        )
+    finally:
+        await client.crons.delete(cron["cron_id"])
+
+
 BOB_PRIVATE = lambda victim: ("acme", "private", victim.assistant_id, "bob")  # noqa: E731
 BOB_USER = ("acme", "user", "bob")
 

@@ -128,3 +128,30 @@ async def aegra_thread_assistant_configurable(thread_id: str) -> dict[str, Any] 
     async with _aegra_lookup_engine().connect() as conn:
         row = (await conn.execute(statement)).first()
     return None if row is None else _configurable_of(row.config)
+
+
+async def aegra_run_configurable(run_id: str) -> dict[str, Any] | None:
+    """On Aegra, what the `threads.create_run` handler would have given a run it never saw: the
+    run's assistant's stored `config.configurable` with that assistant's id (`assistant_id`).
+
+    Aegra fires a cron's runs itself, past the handler, and merges the cron's config over the
+    assistant's one level deep: a cron whose payload has a `configurable` of its own loses the
+    assistant's settings, and no cron run carries its assistant's id. The run's row names both the
+    assistant and its owner; the assistant is read as Aegra reads it for that owner. None when there
+    is no such run or assistant, or this process is not Aegra.
+    """
+    if not on_aegra():
+        return None
+    try:
+        from aegra_api.core.orm import Assistant, Run  # type: ignore[import-not-found]
+        from sqlalchemy import or_, select  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    statement = (
+        select(Assistant.assistant_id, Assistant.config)
+        .join(Run, Assistant.assistant_id == Run.assistant_id)
+        .where(Run.run_id == run_id, or_(Assistant.user_id == Run.user_id, Assistant.user_id == AEGRA_SYSTEM_OWNER))
+    )
+    async with _aegra_lookup_engine().connect() as conn:
+        row = (await conn.execute(statement)).first()
+    return None if row is None else {**_configurable_of(row.config), "assistant_id": str(row.assistant_id)}

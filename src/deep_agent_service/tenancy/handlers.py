@@ -31,7 +31,7 @@ from deep_agent_service.tenancy.assistant_lookup import (
     settings_in,
     stored_assistant_settings,
 )
-from deep_agent_service.tenancy.credentials import Authenticator, build_authenticator, principal_dict
+from deep_agent_service.tenancy.credentials import Authenticator, Principal, build_authenticator, principal_dict
 from deep_agent_service.tenancy.identity import (
     RunIdentity,
     Scope,
@@ -43,6 +43,9 @@ from deep_agent_service.tenancy.identity import (
 
 # Identity keys a client might put into a run's config or context to act as someone else.
 SPOOFABLE_KEYS = frozenset({"user_id", "user", "org_id", "org", "owner", "role", "identity"})
+# The server's own keys for who a run acts for (`langgraph_auth_user`, `_user_id`, `_permissions`):
+# langgraph-api's cron scheduler runs a cron as the `langgraph_auth_user` its stored payload holds.
+SERVER_AUTH_PREFIX = "langgraph_auth"
 SYSTEM_ASSISTANT = {"created_by": "system"}
 
 
@@ -209,12 +212,56 @@ async def own_resources(ctx: Auth.types.AuthContext, value: Any) -> dict[str, st
     who = caller(ctx)
     if ctx.action == "update" and isinstance(value, dict) and value.get("metadata"):
         _stamp(value, who)
+    if ctx.resource == "crons" and ctx.action == "update" and isinstance(value, dict):
+        _check_cron_payload(value, who, creating=False)
     return _owned(who)
+
+
+def _reject_server_auth_keys(payload: Mapping[str, Any]) -> None:
+    """Refuse the server's own `langgraph_auth_*` keys in a cron's config or context.
+
+    Only for crons: in a run's config langgraph-api has put its own there before the handler runs
+    (and overwrites any a client sent); in a cron's payload nothing overwrites them.
+    """
+    config = payload.get("config") or {}
+    for where, section in (("config.configurable", config.get("configurable")), ("context", payload.get("context"))):
+        if isinstance(section, Mapping) and (
+            keys := sorted(k for k in section if str(k).startswith(SERVER_AUTH_PREFIX))
+        ):
+            raise forbidden(f"{where} must not carry the server's keys {keys}: a cron runs as the user who made it")
+
+
+def _check_cron_payload(value: dict[str, Any], who: RunIdentity, *, creating: bool) -> None:
+    """A cron's payload: no identity keys from the client, and on langgraph-api the verified caller.
+
+    langgraph-api's cron scheduler runs each firing as the `langgraph_auth_user` stored in the
+    payload's `config.configurable` (else as a bare user id, which carries no org: every firing was
+    refused). So the handler puts the verified caller there, over nothing a client could set:
+    `_reject_spoofing` refuses `langgraph_auth_*` keys first. An update merges the payload one level
+    deep, so a new `config` is stamped too. Aegra hands the handler a copy (nothing stamped is
+    stored) and fires crons as their owner itself.
+    """
+    on_langgraph_api = "payload" in value
+    payload = value.get("payload") if on_langgraph_api else value
+    if not isinstance(payload, dict):
+        return
+    _reject_spoofing(payload, who, allow_settings=True)
+    _reject_server_auth_keys(payload)
+    if not on_langgraph_api or not (creating or "config" in payload):
+        return
+    config = payload.get("config")
+    if config is None:
+        config = payload["config"] = {}
+    if isinstance(config, dict):
+        configurable = config.get("configurable")
+        if not isinstance(configurable, dict):
+            configurable = config["configurable"] = {}
+        configurable["langgraph_auth_user"] = principal_dict(Principal(user=who.user, org=who.org, role=who.role))
 
 
 async def create_cron(ctx: Auth.types.AuthContext, value: Any) -> dict[str, str]:
     who = caller(ctx)
-    _reject_spoofing(value.get("payload") or value, who, allow_settings=True)
+    _check_cron_payload(value, who, creating=True)
     _stamp(value, who)
     return _owned(who)
 
