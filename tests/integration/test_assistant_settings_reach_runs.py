@@ -12,6 +12,7 @@ gets 404 for an admin's.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import uuid
 from collections.abc import Iterator
@@ -179,3 +180,23 @@ async def test_a_cron_run_writes_its_assistants_memory(tenants: Tenants) -> None
         "Contents of /memories/cron.md:\nfrom the cron"
     )
     assert _missing(await _read_on_a_new_thread(alice, other, "/memories/cron.md"))
+
+
+async def test_a_cron_never_stores_its_input_with_pii(tenants: Tenants) -> None:
+    """langgraph-api stores the cron's payload as the handler filtered it; Aegra stores what was sent
+    whatever the handler does, so there a cron whose input holds PII is refused."""
+    alice = tenants.client(ADMIN)
+    thread = (await alice.threads.create())["thread_id"]
+    said = _says("mail the report to dana.scully@fbi.example.gov")
+    if tenants.kind == "aegra":
+        with pytest.raises(httpx.HTTPStatusError) as refused:
+            await alice.crons.create_for_thread(thread, "agent", schedule="0 0 1 1 *", input=said)
+        assert refused.value.response.status_code == 422 and "PII" in refused.value.response.text
+        assert await alice.crons.search(thread_id=thread) == []
+        return
+    await alice.crons.create_for_thread(thread, "agent", schedule="0 0 1 1 *", input=said)
+    [cron] = await alice.crons.search(thread_id=thread)
+    try:
+        assert "dana.scully" not in json.dumps(cron) and "[REDACTED_EMAIL]" in json.dumps(cron)
+    finally:
+        await alice.crons.delete(cron["cron_id"])

@@ -430,3 +430,18 @@ async def _budget_used(client: LangGraphClient) -> int:
         return 0
     item = await client.store.get_item(days["namespaces"][0], "user:local")
     return int(item["value"]["tokens"]) if item else 0
+
+
+async def test_a_crons_input_is_filtered_before_it_is_stored(guarded: LangGraphClient) -> None:
+    """A cron keeps its payload (the input of every firing) in the server's database: filtered first,
+    on create and on an update of the input, as a run's input is."""
+    thread = (await guarded.threads.create())["thread_id"]
+    said = {"messages": [{"role": "user", "content": PII_TEXT}]}
+    cron = await guarded.crons.create_for_thread(thread, "agent", schedule="0 0 1 1 *", input=said)
+    try:
+        assert raw_in(cron) == [] and raw_in(await guarded.crons.search(thread_id=thread)) == []
+        patched = await guarded.http.client.patch(f"/runs/crons/{cron['cron_id']}", json={"input": said})
+        assert patched.status_code == 200, patched.text
+        assert raw_in(await guarded.crons.search(thread_id=thread)) == []
+    finally:
+        await guarded.crons.delete(cron["cron_id"])

@@ -9,6 +9,7 @@ shapes of `identity.namespace_for`. Anything without a handler below is denied.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from typing import Any
 
@@ -169,16 +170,21 @@ async def _settings_to_compare(payload: Mapping[str, Any], assistant_id: Any, wh
     return await stored_assistant_settings(str(assistant_id)) if assistant_id else NOT_FOUND
 
 
+def _filter_input(pii: PIIFilter, payload: dict[str, Any]) -> None:
+    """A run's (or cron's) input and command filtered in place; a `block` type is a 422."""
+    try:
+        # Input and command (update, resume) replaced in place: the first checkpoint and the first
+        # `values` event never hold the raw text.
+        filter_run_payload(pii, payload)
+    except PIIBlockedError as blocked:
+        raise Auth.exceptions.HTTPException(status_code=422, detail=str(blocked)) from None
+
+
 def run_creator(pii: PIIFilter) -> Any:  # the SDK types handlers per action; this one serves both servers
     """The `threads.create_run` handler; `pii` filters the run's input before anything stores it."""
 
     def filter_input(payload: dict[str, Any]) -> None:
-        try:
-            # Input and command (update, resume) replaced in place: the first checkpoint and the first
-            # `values` event never hold the raw text.
-            filter_run_payload(pii, payload)
-        except PIIBlockedError as blocked:
-            raise Auth.exceptions.HTTPException(status_code=422, detail=str(blocked)) from None
+        _filter_input(pii, payload)
 
     async def create_run(ctx: Auth.types.AuthContext, value: Any) -> dict[str, str] | None:
         who = caller(ctx)
@@ -212,8 +218,6 @@ async def own_resources(ctx: Auth.types.AuthContext, value: Any) -> dict[str, st
     who = caller(ctx)
     if ctx.action == "update" and isinstance(value, dict) and value.get("metadata"):
         _stamp(value, who)
-    if ctx.resource == "crons" and ctx.action == "update" and isinstance(value, dict):
-        _check_cron_payload(value, who, creating=False)
     return _owned(who)
 
 
@@ -231,8 +235,13 @@ def _reject_server_auth_keys(payload: Mapping[str, Any]) -> None:
             raise forbidden(f"{where} must not carry the server's keys {keys}: a cron runs as the user who made it")
 
 
-def _check_cron_payload(value: dict[str, Any], who: RunIdentity, *, creating: bool) -> None:
-    """A cron's payload: no identity keys from the client, and on langgraph-api the verified caller.
+def _check_cron_payload(value: dict[str, Any], who: RunIdentity, pii: PIIFilter, *, creating: bool) -> None:
+    """A cron's payload: no identity keys from the client, its input filtered, and on langgraph-api
+    the verified caller.
+
+    The payload is kept in the server's database and is the input of every firing, so its input is
+    filtered before it is stored, as a run's is. Aegra hands the handler a copy of the request (what
+    the handler changes is not what Aegra stores): there a cron whose input would change is refused.
 
     langgraph-api's cron scheduler runs each firing as the `langgraph_auth_user` stored in the
     payload's `config.configurable` (else as a bare user id, which carries no org: every firing was
@@ -247,6 +256,17 @@ def _check_cron_payload(value: dict[str, Any], who: RunIdentity, *, creating: bo
         return
     _reject_spoofing(payload, who, allow_settings=True)
     _reject_server_auth_keys(payload)
+    if on_langgraph_api:
+        _filter_input(pii, payload)
+    else:
+        filtered = copy.deepcopy(payload)
+        _filter_input(pii, filtered)
+        if filtered != payload:
+            raise Auth.exceptions.HTTPException(
+                status_code=422,
+                detail="the cron's input holds personal data (PII) that this server (Aegra) would store "
+                "as sent: remove it from the input, or create the cron on langgraph-api, which stores it filtered",
+            )
     if not on_langgraph_api or not (creating or "config" in payload):
         return
     config = payload.get("config")
@@ -259,11 +279,24 @@ def _check_cron_payload(value: dict[str, Any], who: RunIdentity, *, creating: bo
         configurable["langgraph_auth_user"] = principal_dict(Principal(user=who.user, org=who.org, role=who.role))
 
 
-async def create_cron(ctx: Auth.types.AuthContext, value: Any) -> dict[str, str]:
-    who = caller(ctx)
-    _check_cron_payload(value, who, creating=True)
-    _stamp(value, who)
-    return _owned(who)
+def cron_handlers(pii: PIIFilter) -> tuple[Any, Any]:
+    """The `crons.create` and `crons.update` handlers (see `_check_cron_payload`)."""
+
+    async def create_cron(ctx: Auth.types.AuthContext, value: Any) -> dict[str, str]:
+        who = caller(ctx)
+        _check_cron_payload(value, who, pii, creating=True)
+        _stamp(value, who)
+        return _owned(who)
+
+    async def update_cron(ctx: Auth.types.AuthContext, value: Any) -> dict[str, str]:
+        who = caller(ctx)
+        if isinstance(value, dict):
+            _check_cron_payload(value, who, pii, creating=False)
+            if value.get("metadata"):
+                _stamp(value, who)
+        return _owned(who)
+
+    return create_cron, update_cron
 
 
 def _claim_assistant(value: Any, who: RunIdentity) -> None:
@@ -347,10 +380,13 @@ def build_auth(settings: Settings | None = None) -> Auth:
     auth.on(deny_by_default)
     auth.on.threads.create(create_thread)
     # The deployment-wide PII rules (per-assistant ones apply inside the graph).
-    auth.on.threads.create_run(run_creator(PIIFilter(resolve_config(settings).pii)))
+    pii = PIIFilter(resolve_config(settings).pii)
+    auth.on.threads.create_run(run_creator(pii))
     auth.on(resources="threads", actions=["read", "update", "delete", "search"])(own_resources)
+    create_cron, update_cron = cron_handlers(pii)
     auth.on.crons.create(create_cron)
-    auth.on(resources="crons", actions=["read", "update", "delete", "search"])(own_resources)
+    auth.on.crons.update(update_cron)
+    auth.on(resources="crons", actions=["read", "delete", "search"])(own_resources)
     auth.on.assistants.create(create_assistant)
     auth.on(resources="assistants", actions=["update", "delete"])(change_assistant)
     auth.on(resources="assistants", actions=["read", "search"])(visible_assistants)
