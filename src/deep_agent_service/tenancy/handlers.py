@@ -241,14 +241,14 @@ def _check_cron_payload(value: dict[str, Any], who: RunIdentity, pii: PIIFilter,
 
     The payload is kept in the server's database and is the input of every firing, so its input is
     filtered before it is stored, as a run's is. Aegra hands the handler a copy of the request (what
-    the handler changes is not what Aegra stores): there a cron whose input would change is refused.
+    the handler changes is not what Aegra stores): there a cron whose input would change is refused,
+    and Aegra fires crons as their owner itself.
 
     langgraph-api's cron scheduler runs each firing as the `langgraph_auth_user` stored in the
     payload's `config.configurable` (else as a bare user id, which carries no org: every firing was
-    refused). So the handler puts the verified caller there, over nothing a client could set:
-    `_reject_spoofing` refuses `langgraph_auth_*` keys first. An update merges the payload one level
-    deep, so a new `config` is stamped too. Aegra hands the handler a copy (nothing stamped is
-    stored) and fires crons as their owner itself.
+    refused). So the handler puts the verified caller there, over nothing a client could set
+    (`_reject_server_auth_keys` refuses `langgraph_auth_*` keys first). An update merges the payload
+    one level deep, so a new `config` is stamped too.
     """
     on_langgraph_api = "payload" in value
     payload = value.get("payload") if on_langgraph_api else value
