@@ -85,23 +85,37 @@ def _configurable_of(config: Any) -> dict[str, Any]:
     return dict(configurable) if isinstance(configurable, Mapping) else {}
 
 
+def _aegra_modules() -> tuple[Any, Any] | None:
+    """Aegra's ORM module and SQLAlchemy, or None when this process is not Aegra."""
+    if not on_aegra():
+        return None
+    try:
+        import sqlalchemy  # type: ignore[import-not-found]
+        from aegra_api.core import orm  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    return orm, sqlalchemy
+
+
+async def _first_row(statement: Any) -> Any:
+    """The first row of one short read, on the lookups' own engine."""
+    async with _aegra_lookup_engine().connect() as conn:
+        return (await conn.execute(statement)).first()
+
+
 async def aegra_stored_configurable(assistant_id: str, user_id: str) -> dict[str, Any] | None:
     """The assistant's stored `config.configurable` on Aegra ({} when it has none), read as Aegra reads
     it for the run: by id, among the caller's own assistants and the system ones. None when the
     caller sees no such assistant (Aegra answers 404 next) or this process is not Aegra."""
-    if not on_aegra():
+    if (modules := _aegra_modules()) is None:
         return None
-    try:
-        from aegra_api.core.orm import Assistant  # type: ignore[import-not-found]
-        from sqlalchemy import or_, select  # type: ignore[import-not-found]
-    except ImportError:
-        return None
-    statement = select(Assistant.assistant_id, Assistant.config).where(
-        Assistant.assistant_id == assistant_id,
-        or_(Assistant.user_id == user_id, Assistant.user_id == AEGRA_SYSTEM_OWNER),
+    orm, sa = modules
+    assistant = orm.Assistant
+    statement = sa.select(assistant.assistant_id, assistant.config).where(
+        assistant.assistant_id == assistant_id,
+        sa.or_(assistant.user_id == user_id, assistant.user_id == AEGRA_SYSTEM_OWNER),
     )
-    async with _aegra_lookup_engine().connect() as conn:
-        row = (await conn.execute(statement)).first()
+    row = await _first_row(statement)
     return None if row is None else _configurable_of(row.config)
 
 
@@ -110,23 +124,19 @@ async def aegra_thread_assistant_configurable(thread_id: str) -> dict[str, Any] 
     keeps its id in the thread's metadata), among the thread owner's assistants and the system
     ones; None when there is none or this process is not Aegra. For state reads, which Aegra has
     already authorized for the thread's owner."""
-    if not on_aegra():
+    if (modules := _aegra_modules()) is None:
         return None
-    try:
-        from aegra_api.core.orm import Assistant, Thread  # type: ignore[import-not-found]
-        from sqlalchemy import Text, literal, or_, select  # type: ignore[import-not-found]
-    except ImportError:
-        return None
+    orm, sa = modules
+    assistant, thread = orm.Assistant, orm.Thread
     statement = (
-        select(Assistant.config)
-        .join(Thread, Assistant.assistant_id == Thread.metadata_json.op("->>")(literal("assistant_id", Text)))
+        sa.select(assistant.config)
+        .join(thread, assistant.assistant_id == thread.metadata_json.op("->>")(sa.literal("assistant_id", sa.Text)))
         .where(
-            Thread.thread_id == thread_id,
-            or_(Assistant.user_id == Thread.user_id, Assistant.user_id == AEGRA_SYSTEM_OWNER),
+            thread.thread_id == thread_id,
+            sa.or_(assistant.user_id == thread.user_id, assistant.user_id == AEGRA_SYSTEM_OWNER),
         )
     )
-    async with _aegra_lookup_engine().connect() as conn:
-        row = (await conn.execute(statement)).first()
+    row = await _first_row(statement)
     return None if row is None else _configurable_of(row.config)
 
 
@@ -140,18 +150,14 @@ async def aegra_run_configurable(run_id: str) -> dict[str, Any] | None:
     assistant and its owner; the assistant is read as Aegra reads it for that owner. None when there
     is no such run or assistant, or this process is not Aegra.
     """
-    if not on_aegra():
+    if (modules := _aegra_modules()) is None:
         return None
-    try:
-        from aegra_api.core.orm import Assistant, Run  # type: ignore[import-not-found]
-        from sqlalchemy import or_, select  # type: ignore[import-not-found]
-    except ImportError:
-        return None
+    orm, sa = modules
+    assistant, run = orm.Assistant, orm.Run
     statement = (
-        select(Assistant.assistant_id, Assistant.config)
-        .join(Run, Assistant.assistant_id == Run.assistant_id)
-        .where(Run.run_id == run_id, or_(Assistant.user_id == Run.user_id, Assistant.user_id == AEGRA_SYSTEM_OWNER))
+        sa.select(assistant.assistant_id, assistant.config)
+        .join(run, assistant.assistant_id == run.assistant_id)
+        .where(run.run_id == run_id, sa.or_(assistant.user_id == run.user_id, assistant.user_id == AEGRA_SYSTEM_OWNER))
     )
-    async with _aegra_lookup_engine().connect() as conn:
-        row = (await conn.execute(statement)).first()
+    row = await _first_row(statement)
     return None if row is None else {**_configurable_of(row.config), "assistant_id": str(row.assistant_id)}
