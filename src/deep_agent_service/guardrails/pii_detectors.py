@@ -5,7 +5,8 @@ regex do not work: zero-width characters (U+200B-U+200D, U+2060, U+FEFF, soft hy
 dropped, full-width forms (U+FF01-U+FF5E: full-width letters, digits and `@`) read as ASCII, and the bracketed
 obfuscations `(at)` / `[at]` / `{at}` and `(dot)` / `[dot]` (and a spaced ` @ `) read as `@` and
 `.`. Matches are mapped back to the ORIGINAL text, so a replacement covers exactly the obfuscated
-span. Texts with none of those characters skip the normalising pass (one regex search).
+span. Texts with none of those characters skip the normalising pass (one regex scan, led by a
+character class).
 On ASCII text (after normalising), card and secret candidates are found with `bytes.translate`
 and literal searches instead of a regex tried at every digit or hint letter (same matches).
 
@@ -172,13 +173,6 @@ _HEX_OR_COLON_RUN = re.compile(r"[0-9A-Fa-f:]*")
 
 # --- normalising ------------------------------------------------------------------------------
 
-# Anything `normalize` would change: one search decides whether a text needs the slow path.
-_NEEDS_NORMALIZING = re.compile(
-    "[\u200b-\u200d\u2060\ufeff\u00ad\uff01-\uff5e\u3000]|[(\\[{<]\\s*(?:at|dot)\\s*[)\\]}>]| @|@ ",
-    re.IGNORECASE,
-)
-
-
 _FULL_WIDTH_TO_ASCII = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
 # What normalising changes: runs of invisible characters (dropped), runs of full-width forms (read
 # as ASCII, one for one) and obfuscation markers (read as `@` or `.`).
@@ -245,9 +239,13 @@ class Normalized:
 
 @functools.lru_cache(maxsize=32)  # the detectors of one filter pass share it (str hashes are cached)
 def normalize(text: str) -> Normalized | None:
-    """The text as the detectors read it, or None if normalising changes nothing (the fast path)."""
-    if not _NEEDS_NORMALIZING.search(text):
-        return None
+    """The text as the detectors read it, or None if normalising changes nothing (the fast path).
+
+    Whether anything changes is decided by the same scan that makes the changes: `_CHANGE_SCAN`
+    skips through plain text on its leading character class (~5 ns a character here), where a
+    separate test led by alternatives (`| @|@ `, case-insensitive markers) was tried at every
+    position: ~30 ns a character, most of the filter's cost on a clean message.
+    """
     parts: list[str] = []
     starts: list[int] = []
     segments: list[tuple[int, int, bool]] = []
@@ -279,6 +277,8 @@ def normalize(text: str) -> Normalized | None:
         elif first not in _INVISIBLE:
             add(match.group().translate(_FULL_WIDTH_TO_ASCII), start, end, True)
         position = end
+    if position == 0:
+        return None  # nothing changed (every change ends after the start)
     add(text[position:], position, len(text), True)
     return Normalized("".join(parts), starts, segments)
 
