@@ -5,7 +5,8 @@ same run, interleaved with what it is compared to. "Cold" is today's fallback pa
 (SANDBOX_WARM_SECONDS=0: a fresh bubblewrap per command); "warm" runs on the box's running init
 (warm.py); "warm job" is the same without the provider's plumbing around every command (the
 thread hop off the event loop, the box's lock file, the result text), which the cold path pays too.
-Targets: warm p50 <= 1.5x the baseline; create + first command <= 50 ms.
+Targets: warm p50 <= 1.5x the baseline; create + first command <= 50 ms. Also reported: a warm
+command in a workspace of 10,000 files, which the disk cap walks (not after every command: DiskClock).
 Run: `python -m bench.sandbox` (or `make bench`).
 """
 
@@ -26,6 +27,10 @@ from deep_agent_service.sandboxes.local import LocalProvider, LocalSandbox
 from deep_agent_service.sandboxes.warm import WarmInit, WarmJob, WarmPool
 
 COMMAND = "echo hi"
+# A workspace of 10,000 small files (a small npm project): the disk cap walks it (DiskClock).
+BIG_WORKSPACE = (
+    "mkdir -p /w && cd /w && for d in $(seq 100); do mkdir p$d; for f in $(seq 100); do : > p$d/f$f; done; done"
+)
 REPEAT = 60
 WARM_TARGET = 1.5
 
@@ -83,7 +88,15 @@ async def run() -> list[Row]:
         timings: dict[str, list[float]] = {"bare": [], "cold": [], "warm": [], "job": [], "restart": []}
 
         def warm_job() -> object:  # the warm path alone: no event-loop hop, lock file or result text
-            return WarmJob(pool, warm_box.id, warm_box.workspace, COMMAND, limits=warm_provider.limits).run()
+            return WarmJob(
+                pool,
+                warm_box.id,
+                warm_box.workspace,
+                COMMAND,
+                limits=warm_provider.limits,
+                full_flag=warm_box.workspace.parent / "full",
+                disk_clock=warm_provider.disk_clock,
+            ).run()
 
         async def bare() -> list[float]:
             return time_sync(lambda: subprocess.run(bare_argv, capture_output=True, check=True), 1)
@@ -122,6 +135,13 @@ async def run() -> list[Row]:
             return await acquired.sandbox.aexecute(COMMAND)
 
         created = Sample.of(await time_async(create_call, REPEAT // 4))
+        big_box = await _box(warm_provider, "big")
+        await big_box.aexecute(BIG_WORKSPACE)
+        big_timings: dict[str, list[float]] = {"bare": [], "big": []}
+        for _ in range(REPEAT):
+            big_timings["bare"] += time_sync(lambda: subprocess.run(bare_argv, capture_output=True, check=True), 1)
+            big_timings["big"] += await time_async(lambda: big_box.aexecute(COMMAND), 1)
+        big, big_bare = Sample.of(big_timings["big"]), Sample.of(big_timings["bare"])
         init = pool.init_of(warm_box.id)
         assert init is not None
         bwrap_rss, bwrap_pss = _rss_mb(init.process.pid)
@@ -144,6 +164,7 @@ async def run() -> list[Row]:
         Row("sandbox first command after a helper crash", restart, bare, "measured, reported", True),
         Row("sandbox crash -> warm again (init restart)", back, bare, "measured, reported", True),
         Row("sandbox create + first command", created, bare, "p50 <= 50 ms", created.p50 <= 50.0),
+        Row("sandbox warm command, 10,000-file workspace", big, big_bare, "measured, reported", True),
         Row("warm init memory MB (p50=RSS, p95=PSS)", memory, None, "measured, reported", True),
     ]
 

@@ -38,6 +38,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import StrEnum
@@ -408,6 +409,46 @@ def _reap(process: subprocess.Popen[bytes]) -> None:
 _COMMAND_THREADS = concurrent.futures.ThreadPoolExecutor(max_workers=256, thread_name_prefix="sandbox-command")
 
 
+class DiskClock:
+    """When each box's workspace is measured again after a command (one per provider: per process).
+
+    Measuring walks the whole workspace (about 5 us a file here: 50 ms for 10,000 files, more than a
+    warm command costs a hundred times over), so it is not repeated after every command: only once
+    the commands since the last measurement have run for as long as the poll interval within one
+    command (`DISK_POLL_SECONDS`, or five times what the last measurement took, as in `_pump`).
+    A box can so go over its cap by what one poll interval of writing puts on disk, the bound a
+    single long command already has; then it is flagged full and measured before and after every
+    command until files go. A box this process has not measured yet is measured after its command.
+    """
+
+    def __init__(self, boxes: int = 4096) -> None:
+        self._boxes = boxes
+        self._unmeasured: OrderedDict[Path, tuple[float, float]] = OrderedDict()  # (seconds, interval)
+        self._lock = threading.Lock()
+
+    def due(self, workspace: Path, seconds: float) -> bool:
+        """Whether to measure after a command of `seconds`; if not, those seconds are counted."""
+        with self._lock:
+            entry = self._unmeasured.get(workspace)
+            if entry is None or entry[0] + seconds >= entry[1]:
+                return True
+            self._unmeasured[workspace] = (entry[0] + seconds, entry[1])
+            return False
+
+    def measured(self, workspace: Path, took: float) -> None:
+        with self._lock:
+            self._unmeasured[workspace] = (0.0, max(DISK_POLL_SECONDS, 5 * took))
+            self._unmeasured.move_to_end(workspace)
+            while len(self._unmeasured) > self._boxes:  # forgotten: measured after its next command
+                self._unmeasured.popitem(last=False)
+
+
+@functools.cache
+def shared_disk_clock() -> DiskClock:
+    """The process's disk clock: every provider of the process shares it, as they share the boxes."""
+    return DiskClock()
+
+
 class CommandJob:
     """One command run to completion in a worker thread (see `run_command` for why a thread).
 
@@ -429,6 +470,7 @@ class CommandJob:
         stdin: bytes | None = None,
         output_bytes: int | None = None,
         full_flag: Path | None = None,
+        disk_clock: DiskClock | None = None,
     ) -> None:
         self.command = command
         self.limits = limits
@@ -442,6 +484,10 @@ class CommandJob:
         self.disk_cap = limits.disk_mb * 1024 * 1024
         # None: measure the workspace before every command too (no place to remember a full box)
         self.full_flag = full_flag
+        # None: measure the workspace after every command (no place to remember when it last was)
+        self.disk_clock = disk_clock if full_flag is not None else None
+        self._started = time.monotonic()
+        self._was_full = False
         self.stdin = stdin
         self._lock = threading.Lock()
         self._pid: int | None = None
@@ -457,19 +503,30 @@ class CommandJob:
         """The command's limits; over the disk cap, no file may grow (`ulimit -f 0`): the command can
         still read, list and delete (so the box can recover), but each command can no longer add
         another poll interval's worth of data to a box that is already full."""
+        self._started = time.monotonic()
         if self.full_flag is not None and not os.path.lexists(self.full_flag):
             return self.limits  # not full after the last command, and only commands add files
         if not self._over_disk():
             self._flag_full(False)
             return self.limits
+        self._was_full = True
         return replace(self.limits, file_mb=0)
 
     def _over_disk(self) -> bool:
-        return disk_usage(self.workspace, self.disk_cap) > self.disk_cap
+        began = time.monotonic()
+        over = disk_usage(self.workspace, self.disk_cap) > self.disk_cap
+        if self.disk_clock is not None:
+            self.disk_clock.measured(self.workspace, time.monotonic() - began)
+        return over
 
     def _checked_after(self, over_disk: bool) -> bool:
-        """The disk cap after the command (unless the poll already caught it); flags a full box."""
-        if not over_disk:
+        """The disk cap after the command (unless the poll already caught it, or `disk_clock` says
+        it is not due yet); flags a full box."""
+        if not over_disk and (
+            self.disk_clock is None
+            or self._was_full
+            or self.disk_clock.due(self.workspace, time.monotonic() - self._started)
+        ):
             over_disk = self._over_disk()
         if over_disk:
             self._flag_full(True)

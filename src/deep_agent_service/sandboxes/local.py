@@ -54,6 +54,7 @@ from deep_agent_service.sandboxes.errors import (
 from deep_agent_service.sandboxes.isolation import (
     HOST_UID_WHEN_ROOT,
     CommandJob,
+    DiskClock,
     Isolation,
     IsolationUnavailableError,
     Limits,
@@ -180,9 +181,11 @@ class LocalSandbox(BaseSandbox):
         *,
         network: bool = False,
         warm: WarmPool | None = None,
+        disk_clock: DiskClock | None = None,
     ) -> None:
         self.name = name
         self._warm = warm if warm is not None and warm.enabled and not network else None
+        self._disk_clock = disk_clock
         self._id = sandbox_id
         self._paths = _Paths(box)
         self._limits = limits
@@ -241,6 +244,7 @@ class LocalSandbox(BaseSandbox):
                 stdin=stdin,
                 output_bytes=output,
                 full_flag=self._paths.full,
+                disk_clock=self._disk_clock,
             )
         return CommandJob(
             self._paths.workspace,
@@ -251,6 +255,7 @@ class LocalSandbox(BaseSandbox):
             stdin=stdin,
             output_bytes=output,
             full_flag=self._paths.full,
+            disk_clock=self._disk_clock,
         )
 
     async def _run(
@@ -419,6 +424,7 @@ class LocalProvider:
         isolation: Isolation = Isolation.BWRAP,
         network: bool = False,
         warm: WarmPool | None = None,
+        disk_clock: DiskClock | None = None,
     ) -> None:
         check_isolation(isolation)
         if network and isolation is Isolation.BWRAP and slirp_path() is None:
@@ -431,12 +437,21 @@ class LocalProvider:
         self.network = network
         # warm inits (one running bubblewrap per box) unless disabled with a pool of warm_seconds 0
         self.warm = warm if warm is not None else shared_pool()
+        # when workspaces are measured again after a command; one per process (`shared_disk_clock`)
+        self.disk_clock = disk_clock if disk_clock is not None else DiskClock()
 
     def with_network(self, network: bool) -> LocalProvider:
         """The same sandboxes, with commands allowed (or not) to use the network."""
         if network == self.network:
             return self
-        return LocalProvider(self.root, limits=self.limits, isolation=self.isolation, network=network, warm=self.warm)
+        return LocalProvider(
+            self.root,
+            limits=self.limits,
+            isolation=self.isolation,
+            network=network,
+            warm=self.warm,
+            disk_clock=self.disk_clock,
+        )
 
     def _box(self, name: str) -> Path:
         if not name or "/" in name or name.startswith("."):
@@ -447,7 +462,9 @@ class LocalProvider:
         box = self._box(name)
         if self.isolation is Isolation.NONE:
             return UnisolatedLocalSandbox(name, sandbox_id, box, self.limits)
-        return LocalSandbox(name, sandbox_id, box, self.limits, network=self.network, warm=self.warm)
+        return LocalSandbox(
+            name, sandbox_id, box, self.limits, network=self.network, warm=self.warm, disk_clock=self.disk_clock
+        )
 
     # --- blocking parts (run in worker threads) ---
 

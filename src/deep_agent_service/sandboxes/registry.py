@@ -11,7 +11,13 @@ import stat
 from pathlib import Path
 
 from deep_agent_service.errors import ConfigurationError
-from deep_agent_service.sandboxes.isolation import Isolation, IsolationUnavailableError, Limits, runs_as_root
+from deep_agent_service.sandboxes.isolation import (
+    Isolation,
+    IsolationUnavailableError,
+    Limits,
+    runs_as_root,
+    shared_disk_clock,
+)
 from deep_agent_service.sandboxes.local import LocalProvider, check_reachable_by_sandbox_user
 from deep_agent_service.sandboxes.provider import SandboxProvider
 from deep_agent_service.sandboxes.warm import shared_pool
@@ -92,6 +98,7 @@ def build_provider(settings: Settings, *, network: bool = False) -> SandboxProvi
                 isolation=Isolation(settings.sandbox.isolation),
                 network=network,
                 warm=shared_pool(settings.sandbox.warm_seconds, settings.sandbox.warm_max),
+                disk_clock=shared_disk_clock(),
             )
         except IsolationUnavailableError as error:
             raise ConfigurationError(f"invalid configuration: SANDBOX_ISOLATION=bwrap: {error}") from None

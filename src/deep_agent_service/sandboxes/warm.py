@@ -350,6 +350,11 @@ class WarmPool:
     def _start_loop(self) -> None:
         while True:
             key, workspace = self._queue.get()
+            with self._lock:
+                if key in self._cancelled:  # deleted (or the pool stopped) while it waited: start nothing
+                    self._starting.discard(key)
+                    self._cancelled.discard(key)
+                    continue
             try:
                 init: WarmInit | None = WarmInit(workspace)
             except (OSError, WarmInitError) as error:

@@ -206,6 +206,27 @@ async def test_filling_the_disk_is_stopped_at_the_caps(box: SandboxBackendProtoc
     assert (await box.aexecute("echo freed > /ok; cat /ok")).output == "freed\n"
 
 
+async def test_quick_writers_are_caught_once_a_poll_interval_of_commands_ran(provider: LocalProvider) -> None:
+    """The workspace is not walked after every command (`DiskClock`), so an attacker splits the
+    filling into commands too quick for any poll: it is still caught, within one poll interval of
+    command time, the box is flagged, and nothing grows after that."""
+    box = (await provider.get_or_create("quick", {}, 3600)).sandbox
+    assert isinstance(box, LocalSandbox)
+    cap = LIMITS.disk_mb * 1024 * 1024
+    for index in range(2000):
+        result = await box.aexecute(f"head -c 4000000 /dev/zero > /q{index}")
+        if "disk cap" in result.output:
+            break
+    else:
+        pytest.fail("2,000 quick writes of 4 MB each were never reported over the disk cap")
+    full = disk_usage(box.workspace)
+    assert full > cap and (box.workspace.parent / "full").exists()
+    more = await box.aexecute("head -c 4000000 /dev/zero > /more; echo x >> /q0")
+    assert "File size limit exceeded" in more.output and disk_usage(box.workspace) <= full + 4096, more.output
+    await box.aexecute("rm -f /q* /more")
+    assert (await box.aexecute("echo freed > /ok; cat /ok")).output == "freed\n"
+
+
 async def test_a_full_box_stays_limited_for_every_handle_until_cleaned(provider: LocalProvider) -> None:
     """A box found over its cap is flagged (`<box>/full`): later commands, from any handle or process,
     run with `ulimit -f 0` without measuring first; once files are gone the next command lifts it."""
@@ -214,12 +235,14 @@ async def test_a_full_box_stays_limited_for_every_handle_until_cleaned(provider:
     flag = box.workspace.parent / "full"
     unlimited = f"{LIMITS.file_mb * 2048}\n"  # dash: 512-byte blocks
     assert (await box.aexecute("ulimit -f")).output == unlimited and not flag.exists()
-    # written behind the sandbox's back (as a box from before the flag was): the next command reports it
+    # written behind the sandbox's back (as a box from before the flag was): the first command of a
+    # process that has not measured the box yet reports it (another provider: another process)
     (box.workspace / "host.bin").write_bytes(b"\0" * (LIMITS.disk_mb + 1) * 1024 * 1024)
-    assert "disk cap" in (await box.aexecute("true")).output and flag.exists()
-    other = await LocalProvider(provider.root, limits=LIMITS, warm=WarmPool(0, 1)).get("full")  # another process
+    other = await LocalProvider(provider.root, limits=LIMITS, warm=WarmPool(0, 1)).get("full")
     assert other is not None
+    assert "disk cap" in (await other.aexecute("true")).output and flag.exists()
     assert (await other.aexecute("ulimit -f")).output.startswith("0\n")
+    assert (await box.aexecute("ulimit -f")).output.startswith("0\n")  # the flag holds for every handle
     await other.aexecute("rm -f /host.bin")
     assert (await box.aexecute("ulimit -f")).output == unlimited and not flag.exists()
 
