@@ -358,7 +358,10 @@ class WarmPool:
             try:
                 init: WarmInit | None = WarmInit(workspace)
             except (OSError, WarmInitError) as error:
-                logger.warning("sandbox warm init failed, commands run cold: %s", error)
+                with self._lock:
+                    deleted = key in self._cancelled  # the box went while its init started: expected
+                if not deleted:
+                    logger.warning("sandbox warm init failed, commands run cold: %s", error)
                 init = None
             evicted: list[WarmInit] = []
             with self._lock:

@@ -163,6 +163,21 @@ async def test_deleting_a_box_stops_its_init(provider: LocalProvider, pool: Warm
     assert init.process.poll() is not None and pool.init_of(box.id) is None
 
 
+async def test_boxes_deleted_while_their_init_waits_start_nothing(
+    provider: LocalProvider, pool: WarmPool, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each first command queues its box's init; deleting the boxes before the starter reaches them
+    starts nothing for them (it used to try, on a deleted workspace, and log a failure each)."""
+    boxes = [(await provider.get_or_create(f"brief{i}", {}, 3600)).sandbox for i in range(6)]
+    for box in boxes:
+        assert (await box.aexecute("true")).exit_code == 0
+    for index in range(len(boxes)):
+        assert await provider.delete(f"brief{index}")
+    assert await _wait_for(lambda: not pool._starting), "the starter should have emptied its queue"
+    assert len(pool) == 0
+    assert not [r for r in caplog.records if "warm init failed" in r.getMessage()], caplog.text
+
+
 def test_warm_seconds_zero_is_the_cold_path(tmp_path: Path) -> None:
     cold = build_provider(Settings(sandbox=SandboxSettings(root=str(sandbox_root()), warm_seconds=0)))
     assert isinstance(cold, LocalProvider) and not cold.warm.enabled
