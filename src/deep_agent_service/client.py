@@ -17,7 +17,8 @@ from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 
 SERVER_KEEP_ALIVE_SECONDS = 5.0
-"""uvicorn's `timeout_keep_alive` default, which neither `langgraph dev` nor Aegra changes."""
+"""uvicorn's `timeout_keep_alive` default, which `langgraph dev` keeps (Aegra as `selfhost` starts it
+keeps idle connections 75 s: `HTTP_KEEP_ALIVE_SECONDS`)."""
 
 IDLE_CONNECTION_SECONDS = SERVER_KEEP_ALIVE_SECONDS / 2
 CONNECT_RETRIES = 5

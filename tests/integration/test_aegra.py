@@ -116,6 +116,23 @@ async def test_healthz_checks_the_store_on_aegra(cluster: Cluster) -> None:
     assert health["sandbox_provider"] == {"status": "ok", "provider": "local"}
 
 
+def test_an_idle_connection_outlives_the_clients_pool_expiry(cluster: Cluster) -> None:
+    """Aegra keeps an idle keep-alive connection open past uvicorn's default 5 s, so a client that
+    returns one to its pool late (a lagging event loop, a load balancer's 60 s) does not send on a
+    connection the server is closing."""
+    import socket
+    from urllib.parse import urlsplit
+
+    address = urlsplit(cluster.servers[0].url)
+    request = f"GET /ready HTTP/1.1\r\nHost: {address.netloc}\r\n\r\n".encode()
+    with socket.create_connection((address.hostname, address.port), timeout=10) as connection:
+        connection.sendall(request)
+        assert connection.recv(65536).startswith(b"HTTP/1.1 200")
+        time.sleep(selfhost.HTTP_KEEP_ALIVE_SECONDS / 10 + 1)  # past uvicorn's 5 s default
+        connection.sendall(request)
+        assert connection.recv(65536).startswith(b"HTTP/1.1 200"), "the server closed the idle connection"
+
+
 async def test_time_travel_on_aegra(clients: tuple[LangGraphClient, LangGraphClient]) -> None:
     from tests.integration.test_time_travel import fork_changes_the_outcome_and_keeps_the_original
 

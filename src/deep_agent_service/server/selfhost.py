@@ -43,6 +43,13 @@ DEFAULT_AEGRA_PORT = 2026
 # executor lets running jobs finish for WORKER_DRAIN_TIMEOUT (Aegra's setting, 30 s by default) and
 # hands the rest back to the queue for another instance.
 HTTP_GRACE_SECONDS = 10
+# An idle keep-alive connection stays open this long (uvicorn's default is 5 s). Clients drop theirs
+# sooner (`client.py`: 2.5 s) so that they never send on one the server is closing; but a client
+# whose event loop lags (500 concurrent runs on 2 cores) returns a connection to its pool seconds
+# after the server sent the response and started its clock: `bench/aegra_scale.py` lost a run to
+# a ReadError so. Load balancers keep idle connections 60 s (AWS ALB) and need the backend to keep
+# them longer.
+HTTP_KEEP_ALIVE_SECONDS = 75
 # uvicorn re-raises the SIGTERM it handled once shutdown is complete, so a drained instance would
 # still end "killed by signal" (-15); a handler installed before uvicorn's turns that re-raise into exit 0.
 _LAUNCHER = (
@@ -131,6 +138,7 @@ def start_aegra(
     full_env = with_allocator({**os.environ, **env, "HOST": host, "PORT": str(port)})
     command = [str(python), "-c", _LAUNCHER, "aegra_api.main:app", "--host", host, "--port", str(port)]
     command += ["--timeout-graceful-shutdown", str(HTTP_GRACE_SECONDS)]
+    command += ["--timeout-keep-alive", str(HTTP_KEEP_ALIVE_SECONDS)]
     server = spawn(command, url=f"http://{host}:{port}", env=full_env, cwd=cwd, log_path=log_path)
     server.env = dict(env)
     try:
