@@ -519,14 +519,18 @@ class CommandJob:
             self.disk_clock.measured(self.workspace, time.monotonic() - began)
         return over
 
-    def _checked_after(self, over_disk: bool) -> bool:
-        """The disk cap after the command (unless the poll already caught it, or `disk_clock` says
-        it is not due yet); flags a full box."""
-        if not over_disk and (
+    def _measure_after(self, over_disk: bool) -> bool:
+        """Whether to walk the workspace after the command: not when the poll already caught it, or
+        when `disk_clock` says it is not due yet (it then counts this command's time)."""
+        return not over_disk and (
             self.disk_clock is None
             or self._was_full
             or self.disk_clock.due(self.workspace, time.monotonic() - self._started)
-        ):
+        )
+
+    def _checked_after(self, over_disk: bool, measure: bool | None = None) -> bool:
+        """The disk cap after the command (`measure`: `_measure_after`'s answer); flags a full box."""
+        if measure if measure is not None else self._measure_after(over_disk):
             over_disk = self._over_disk()
         if over_disk:
             self._flag_full(True)
@@ -636,13 +640,16 @@ class CommandJob:
                         chunk = os.read(stdout.fileno(), 65536)
                         if not chunk:
                             return chunks, False, False, False
-                        room = self.cap - size
-                        chunks.append(chunk[:room])
-                        size += min(len(chunk), room)
-                        if len(chunk) > room:  # stop producing: output past the cap is never read
+                        size = self._kept(chunks, size, chunk)
+                        if size > self.cap:  # stop producing: output past the cap is never read
                             return chunks, True, False, False
                     elif stdin is not None:
                         pending = self._feed(stdin, pending, selector)
+
+    def _kept(self, chunks: list[bytes], size: int, chunk: bytes) -> int:
+        """Keep what of `chunk` fits under the output cap; the size read so far (above the cap: stop)."""
+        chunks.append(chunk[: max(self.cap - size, 0)])
+        return size + len(chunk)
 
     @staticmethod
     def _feed(stdin: IO[bytes], pending: memoryview, selector: selectors.BaseSelector) -> memoryview:

@@ -11,7 +11,9 @@ Layout under `SANDBOX_ROOT` (one directory per sandbox, named by its determinist
 
 Create-if-absent is atomic across processes: the box is assembled in `.creating/` and renamed into
 place; `rename` onto an existing (non-empty) directory fails, the loser discards its copy and
-re-gets the winner's box. Every blocking filesystem call runs in a worker thread.
+re-gets the winner's box. Every blocking filesystem call runs in a worker thread; a warm command
+runs from the event loop (`WarmJob.arun`: its lock is an open, a non-blocking flock, a pread and a
+utime, and nothing in it waits on the disk), which saves the thread hop (~0.14 ms of ~1.5 ms here).
 
 File transfers (`upload_files` / `download_files`) run INSIDE the sandbox (a small script fed
 through stdin), so the host never follows a path or symlink the sandbox controls.
@@ -225,6 +227,15 @@ class LocalSandbox(BaseSandbox):
         if os.pread(fd, 64, 0).decode().strip() != self._id:
             raise SandboxGoneError(f"sandbox {self.name} was deleted and replaced by another")
 
+    def _entered(self) -> int:
+        """`_enter`, with what is not the box's own state said as unreachable."""
+        try:
+            return self._enter()
+        except SandboxGoneError:
+            raise
+        except OSError as error:
+            raise SandboxUnreachableError(f"sandbox {self.name}: {error}") from error
+
     @staticmethod
     def _leave(fd: int) -> None:
         with contextlib.suppress(OSError):
@@ -266,17 +277,22 @@ class LocalSandbox(BaseSandbox):
         stdin: bytes | None = None,
         output: int | None = None,
     ) -> RunResult:
-        """Lock, run and unlock in ONE worker-thread hop (a warm command costs bubblewrap, little more)."""
+        """Lock, run and unlock: a warm command from the event loop (`WarmJob.arun`), anything else
+        in ONE worker-thread hop (a cold command costs bubblewrap, little more)."""
+        if self._warm is not None and stdin is None and self._root_ready:
+            fd = self._entered()  # no root to prepare: the lock's few syscalls, on the loop
+            try:
+                job = self._job(command, timeout=timeout, stdin=None, output=output)
+                result = await job.arun() if isinstance(job, WarmJob) else None
+            finally:
+                self._leave(fd)
+            if result is not None:
+                return result
         stop = threading.Event()
         jobs: list[CommandJob] = []
 
         def blocking() -> RunResult:
-            try:
-                fd = self._enter()
-            except SandboxGoneError:
-                raise
-            except OSError as error:
-                raise SandboxUnreachableError(f"sandbox {self.name}: {error}") from error
+            fd = self._entered()
             try:
                 for attempt in range(2):
                     job = self._job(command, timeout=timeout, stdin=stdin, output=output)

@@ -16,6 +16,13 @@ running or double-forked away dies with the command, not when the box goes idle.
 the helper cannot be killed from inside the box (`kill -9 -1` spares it), and it is not dumpable,
 so a command cannot ptrace it either.
 
+A warm command without input runs from the event loop (`WarmJob.arun`): the output pipe and the
+helper's socket are read when the loop says they are readable, and only walking the workspace for
+the disk cap goes to a worker thread. Cancelling it kills the command and waits, shielded, until
+the helper has reaped it, so the box's lock and init are free only once nothing of it runs.
+Commands with input (file transfers), networked ones and boxes flagged full take `run` in a worker
+thread.
+
 One command at a time per init: a second, concurrent command in the same box takes the cold path,
 so two commands never share a pid namespace (neither can see or kill the other's processes, and
 each has the process limit for itself). Networked boxes stay on the cold path (their network
@@ -26,6 +33,7 @@ stops first).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import json
@@ -42,6 +50,7 @@ from collections import OrderedDict
 from pathlib import Path
 
 from deep_agent_service.sandboxes.isolation import (
+    DISK_POLL_SECONDS,
     REAP_WAIT_SECONDS,
     SANDBOX_ENV,
     CommandJob,
@@ -177,7 +186,7 @@ class WarmInit:
         if ready != b"R":
             self.stop()
             raise WarmInitError(f"the warm init of {workspace} did not start")
-        host.settimeout(None)
+        host.setblocking(False)  # read after `select` or from the event loop (`_readable`)
 
     @property
     def alive(self) -> bool:
@@ -187,6 +196,10 @@ class WarmInit:
         """Ask the helper to kill the running command (any thread; harmless when none runs)."""
         with contextlib.suppress(OSError):
             self.sock.send(b"K")
+
+    def stop_later(self) -> None:
+        """`stop` on a thread of its own: the event loop (and a lease) must not wait for the exit."""
+        threading.Thread(target=self.stop, name="sandbox-warm-stop", daemon=True).start()
 
     def stop(self) -> None:
         """Kill the whole box: bubblewrap dies, and with it (pid namespace) everything inside."""
@@ -224,6 +237,106 @@ class WarmJob(CommandJob):
             init.last_used = time.monotonic()
             init.busy.release()
         return super().run() if result is None else result
+
+    async def arun(self) -> RunResult | None:
+        """This command on the box's init, from the event loop: no worker-thread hop (~0.14 ms of a
+        ~1.5 ms command here). None when `run` must take it in a worker thread: input to feed, a
+        network, a box flagged full (measured before every command), or no idle init."""
+        if self.network or self.stdin is not None or self.full_flag is None:
+            return None
+        # one lstat in the box's own directory, as cheap as the lock's open and flock just before it
+        if os.path.lexists(self.full_flag):  # noqa: ASYNC240
+            return None
+        init = self.pool.lease(self.key, self.workspace)
+        if init is None:
+            return None
+        try:
+            return await self._arun_warm(init)
+        finally:
+            init.last_used = time.monotonic()
+            init.busy.release()
+
+    async def _arun_warm(self, init: WarmInit) -> RunResult | None:
+        """`_run_warm` from the event loop; a cancelled command dies with its init (the reply is never read)."""
+        self._started = time.monotonic()
+        out_r, out_w = os.pipe()
+        in_r = os.open(os.devnull, os.O_RDONLY)
+        os.set_blocking(out_r, False)
+        try:
+            request = json.dumps({"script": shell_script(self.limits), "command": self.command}).encode()
+            try:
+                socket.send_fds(init.sock, [request], [in_r, out_w])
+            except OSError:  # the helper is gone and the command never reached it
+                self.pool.discard(self.key, init, wait=False)
+                return None
+            os.close(out_w)
+            os.close(in_r)
+            out_w = in_r = -1
+            try:
+                chunks, truncated, timed_out, over_disk = await self._apump(out_r, self.timeout)
+                if truncated or timed_out or over_disk:
+                    init.kill_command()
+                started, reply = await _areplies(init.sock)
+            except asyncio.CancelledError:
+                init.kill_command()  # the box stays locked (by our caller) until the helper reaped it
+                await asyncio.shield(self._reaped(init, out_r))
+                raise
+            if started != b"S":  # the helper died before it ran the command: run it cold
+                self.pool.discard(self.key, init, wait=False)
+                return None
+            exit_code = int(reply[1:]) if reply.startswith(b"X") else None
+        finally:
+            for fd in (out_w, in_r, out_r):
+                if fd >= 0:
+                    os.close(fd)
+        if exit_code is None and not timed_out:
+            self.pool.discard(self.key, init, wait=False)  # the helper died or hung: the next command restarts it
+        measure = self._measure_after(over_disk)
+        if measure or over_disk:  # walking the workspace, or flagging it full, blocks: a worker thread
+            over_disk = await asyncio.to_thread(self._checked_after, over_disk, measure)
+        return RunResult(
+            output=b"".join(chunks),
+            exit_code=None if timed_out else exit_code,
+            truncated=truncated,
+            timed_out=timed_out,
+            over_disk=over_disk,
+        )
+
+    async def _reaped(self, init: WarmInit, out: int) -> None:
+        """After a kill: the rest of the output and the helper's replies, or the init is given up."""
+        with contextlib.suppress(OSError):
+            await self._apump(out, REAP_WAIT_SECONDS)
+            if (await _areplies(init.sock))[1].startswith(b"X"):
+                return
+        self.pool.discard(self.key, init, wait=False)
+
+    async def _apump(self, out: int, seconds: float) -> tuple[list[bytes], bool, bool, bool]:
+        """`_pump` on the event loop, for a non-blocking `out`, no input and a limit of `seconds`."""
+        chunks: list[bytes] = []
+        size = 0
+        started = time.monotonic()
+        deadline = started + seconds
+        next_poll = started + DISK_POLL_SECONDS
+        while True:
+            try:
+                chunk = os.read(out, 65536)
+            except BlockingIOError:
+                now = time.monotonic()
+                if now >= deadline:
+                    return chunks, False, True, False
+                if now >= next_poll:
+                    if await asyncio.to_thread(self._over_disk):
+                        return chunks, False, False, True
+                    # a big workspace costs more to measure: poll it less often (as `_pump` does)
+                    next_poll = time.monotonic() + max(DISK_POLL_SECONDS, 5 * (time.monotonic() - now))
+                    continue
+                await _readable(out, min(deadline, next_poll) - now)
+                continue
+            if not chunk:
+                return chunks, False, False, False
+            size = self._kept(chunks, size, chunk)
+            if size > self.cap:
+                return chunks, True, False, False
 
     def _run_warm(self, init: WarmInit) -> RunResult | None:
         limits = self._limits_now()
@@ -274,6 +387,43 @@ class WarmJob(CommandJob):
             timed_out=timed_out,
             over_disk=over_disk,
         )
+
+
+def _settle(ready: asyncio.Future[None]) -> None:
+    if not ready.done():
+        ready.set_result(None)
+
+
+async def _readable(source: int | socket.socket, seconds: float) -> None:
+    """Until `source` can be read (or `seconds` passed), on the event loop."""
+    loop = asyncio.get_running_loop()
+    ready: asyncio.Future[None] = loop.create_future()
+    loop.add_reader(source, _settle, ready)
+    timer = loop.call_later(seconds, _settle, ready)
+    try:
+        await ready
+    finally:
+        timer.cancel()
+        loop.remove_reader(source)
+
+
+async def _arecv(sock: socket.socket, seconds: float) -> bytes:
+    """`_recv` on the event loop: a reply already waiting is read at once."""
+    for attempt in range(2):
+        try:
+            return sock.recv(64)
+        except BlockingIOError:
+            if attempt == 0:
+                await _readable(sock, seconds)
+        except OSError:
+            break
+    return b""
+
+
+async def _areplies(sock: socket.socket) -> tuple[bytes, bytes]:
+    """The helper's "S" and its "X<exit code>" for one command (b"" for a reply that never came)."""
+    started = await _arecv(sock, START_SECONDS)
+    return started, await _arecv(sock, REAP_WAIT_SECONDS) if started == b"S" else b""
 
 
 def _recv(sock: socket.socket, timeout: float) -> bytes:
@@ -329,7 +479,7 @@ class WarmPool:
             if init is not None:
                 self._inits.move_to_end(key)
         for old in evicted:
-            old.stop()
+            old.stop_later()  # a lease comes from the event loop too (`WarmJob.arun`)
         if init is None:
             self._start_later(key, workspace)
         return init
@@ -389,11 +539,14 @@ class WarmPool:
                 out.append(init)
         return out
 
-    def discard(self, key: str, init: WarmInit) -> None:
+    def discard(self, key: str, init: WarmInit, *, wait: bool = True) -> None:
         with self._lock:
             if self._inits.get(key) is init:
                 del self._inits[key]
-        init.stop()
+        if wait:
+            init.stop()
+        else:
+            init.stop_later()
 
     def stop(self, key: str) -> None:
         """Stop the box's init (box deleted); waits for a running command's lock to be released."""

@@ -211,6 +211,48 @@ async def test_a_warm_command_holds_the_box_lock_against_delete(provider: LocalP
         await box.aexecute("true")
 
 
+async def test_a_cancelled_warm_command_is_reaped_before_the_box_is_released(
+    provider: LocalProvider, pool: WarmPool
+) -> None:
+    """A warm command runs from the event loop: cancelling it kills it, and the cancel returns only
+    once the helper has reaped it (box lock and init free), so the init stays and answers the next
+    command, which never reads the killed one's reply."""
+    box = await _box(provider, "cancelled")
+    init = await _init(pool, box)
+    running = asyncio.create_task(box.aexecute("sleep 1; echo late > /late.txt"))
+    await asyncio.sleep(0.3)
+    assert init.busy.locked(), "the command runs on the warm init"
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    assert not init.busy.locked() and pool.init_of(box.id) is init
+    assert (await box.aexecute("echo next")).output == "next\n"
+    await asyncio.sleep(1.2)
+    assert "late.txt" not in (await box.aexecute("ls /")).output
+    assert pool.init_of(box.id) is init
+
+
+async def test_warm_commands_make_no_blocking_call_on_the_event_loop(provider: LocalProvider, pool: WarmPool) -> None:
+    """`langgraph dev` raises on a blocking call made on its event loop (blockbuster); a warm command
+    runs there: quick, polled for the disk cap, over the cap, cancelled."""
+    from blockbuster import blockbuster_ctx
+
+    box = await _box(provider, "loop")
+    init = await _init(pool, box)
+    with blockbuster_ctx():
+        assert (await box.aexecute("echo hi")).output == "hi\n"
+        assert (await box.aexecute("sleep 0.3; echo slow")).output == "slow\n"
+        running = asyncio.create_task(box.aexecute("sleep 5"))
+        await asyncio.sleep(0.3)
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+        filled = await box.aexecute("i=0; while true; do i=$((i+1)); head -c 12000000 /dev/zero > /f$i; done")
+        assert "disk cap" in filled.output
+    assert pool.init_of(box.id) is init, "every one of them ran on the warm init"
+    await box.aexecute("rm -f /f*")
+
+
 async def test_warm_stdin_big_transfers_and_disk_cap(provider: LocalProvider, pool: WarmPool) -> None:
     box = await _box(provider)
     await box.aexecute("true")
