@@ -147,6 +147,12 @@ class RunResult:
     timed_out: bool = False
     over_disk: bool = False
 
+    @classmethod
+    def of(cls, pumped: tuple[list[bytes], bool, bool, bool], exit_code: int | None, over_disk: bool) -> RunResult:
+        """A finished command's result from what its pump returned (a timed-out one has no exit code)."""
+        chunks, truncated, timed_out, _ = pumped
+        return cls(b"".join(chunks), None if timed_out else exit_code, truncated, timed_out, over_disk)
+
 
 @functools.cache
 def bwrap_path() -> str | None:
@@ -586,7 +592,7 @@ class CommandJob:
                     return RunResult(output=f"[sandbox: {error}; the command did not run]".encode(), exit_code=None)
                 pipes.release()
             assert process.stdout is not None
-            chunks, truncated, timed_out, over_disk = self._pump(process.stdout, process.stdin)
+            pumped = self._pump(process.stdout, process.stdin)
         finally:
             if network:
                 network.stop()
@@ -598,14 +604,7 @@ class CommandJob:
                 if pipe is not None:
                     with contextlib.suppress(OSError):
                         pipe.close()
-        over_disk = self._checked_after(over_disk)
-        return RunResult(
-            output=b"".join(chunks),
-            exit_code=None if timed_out else process.returncode,
-            truncated=truncated,
-            timed_out=timed_out,
-            over_disk=over_disk,
-        )
+        return RunResult.of(pumped, process.returncode, self._checked_after(pumped[3]))
 
     def _pump(self, stdout: IO[bytes], stdin: IO[bytes] | None) -> tuple[list[bytes], bool, bool, bool]:
         """Read output, feed input, enforce the time limit, output cap and disk cap, until EOF."""

@@ -273,7 +273,8 @@ class WarmJob(CommandJob):
             os.close(in_r)
             out_w = in_r = -1
             try:
-                chunks, truncated, timed_out, over_disk = await self._apump(out_r, self.timeout)
+                pumped = await self._apump(out_r, self.timeout)
+                _, truncated, timed_out, over_disk = pumped
                 if truncated or timed_out or over_disk:
                     init.kill_command()
                 started, reply = await _areplies(init.sock)
@@ -294,13 +295,7 @@ class WarmJob(CommandJob):
         measure = self._measure_after(over_disk)
         if measure or over_disk:  # walking the workspace, or flagging it full, blocks: a worker thread
             over_disk = await asyncio.to_thread(self._checked_after, over_disk, measure)
-        return RunResult(
-            output=b"".join(chunks),
-            exit_code=None if timed_out else exit_code,
-            truncated=truncated,
-            timed_out=timed_out,
-            over_disk=over_disk,
-        )
+        return RunResult.of(pumped, exit_code, over_disk)
 
     async def _reaped(self, init: WarmInit, out: int) -> None:
         """After a kill: the rest of the output and the helper's replies, or the init is given up."""
@@ -358,7 +353,8 @@ class WarmJob(CommandJob):
             os.close(out_w)
             os.close(in_r)
             out_w = in_r = -1
-            chunks, truncated, timed_out, over_disk = self._pump(stdout, stdin)
+            pumped = self._pump(stdout, stdin)
+            _, truncated, timed_out, over_disk = pumped
             if truncated or timed_out or over_disk:
                 init.kill_command()
             # read after the output, not before: one wake-up less per command
@@ -379,14 +375,7 @@ class WarmJob(CommandJob):
                 self._init = None
         if exit_code is None and not timed_out:
             self.pool.discard(self.key, init)  # the helper died or hung: the next command restarts it
-        over_disk = self._checked_after(over_disk)
-        return RunResult(
-            output=b"".join(chunks),
-            exit_code=None if timed_out else exit_code,
-            truncated=truncated,
-            timed_out=timed_out,
-            over_disk=over_disk,
-        )
+        return RunResult.of(pumped, exit_code, self._checked_after(over_disk))
 
 
 def _settle(ready: asyncio.Future[None]) -> None:
