@@ -257,7 +257,8 @@ class WarmJob(CommandJob):
             init.busy.release()
 
     async def _arun_warm(self, init: WarmInit) -> RunResult | None:
-        """`_run_warm` from the event loop; a cancelled command dies with its init (the reply is never read)."""
+        """`_run_warm` from the event loop. Output pouring in is read up to the cap before the loop is
+        yielded (the cap ends it); a cancelled command is killed and drained (`_reaped`)."""
         self._started = time.monotonic()
         out_r, out_w = os.pipe()
         in_r = os.open(os.devnull, os.O_RDONLY)
