@@ -415,6 +415,12 @@ def _reap(process: subprocess.Popen[bytes]) -> None:
 _COMMAND_THREADS = concurrent.futures.ThreadPoolExecutor(max_workers=256, thread_name_prefix="sandbox-command")
 
 
+def poll_interval(took: float) -> float:
+    """Seconds until the workspace is measured again, after a measurement that took `took`: a big
+    workspace costs more to measure, so it is polled less often (at most ~20% of a core)."""
+    return max(DISK_POLL_SECONDS, 5 * took)
+
+
 class DiskClock:
     """When each box's workspace is measured again after a command (one per provider: per process).
 
@@ -443,7 +449,7 @@ class DiskClock:
 
     def measured(self, workspace: Path, took: float) -> None:
         with self._lock:
-            self._unmeasured[workspace] = (0.0, max(DISK_POLL_SECONDS, 5 * took))
+            self._unmeasured[workspace] = (0.0, poll_interval(took))
             self._unmeasured.move_to_end(workspace)
             while len(self._unmeasured) > self._boxes:  # forgotten: measured after its next command
                 self._unmeasured.popitem(last=False)
@@ -536,7 +542,9 @@ class CommandJob:
 
     def _checked_after(self, over_disk: bool, measure: bool | None = None) -> bool:
         """The disk cap after the command (`measure`: `_measure_after`'s answer); flags a full box."""
-        if measure if measure is not None else self._measure_after(over_disk):
+        if measure is None:
+            measure = self._measure_after(over_disk)
+        if measure:
             over_disk = self._over_disk()
         if over_disk:
             self._flag_full(True)
@@ -630,8 +638,7 @@ class CommandJob:
                 if now >= next_poll:
                     if self._over_disk():
                         return chunks, False, False, True
-                    # a big workspace costs more to measure: poll it less often (at most ~20% of a core)
-                    interval = max(DISK_POLL_SECONDS, 5 * (time.monotonic() - now))
+                    interval = poll_interval(time.monotonic() - now)
                     next_poll = time.monotonic() + interval
                     continue
                 for key, _ in selector.select(min(deadline, next_poll) - now):

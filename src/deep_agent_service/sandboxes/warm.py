@@ -56,6 +56,7 @@ from deep_agent_service.sandboxes.isolation import (
     CommandJob,
     RunResult,
     box_argv,
+    poll_interval,
     shell_script,
 )
 
@@ -323,8 +324,7 @@ class WarmJob(CommandJob):
                 if now >= next_poll:
                     if await asyncio.to_thread(self._over_disk):
                         return chunks, False, False, True
-                    # a big workspace costs more to measure: poll it less often (as `_pump` does)
-                    next_poll = time.monotonic() + max(DISK_POLL_SECONDS, 5 * (time.monotonic() - now))
+                    next_poll = time.monotonic() + poll_interval(time.monotonic() - now)
                     continue
                 await _readable(out, min(deadline, next_poll) - now)
                 continue
