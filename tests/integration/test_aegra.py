@@ -120,17 +120,27 @@ def test_an_idle_connection_outlives_the_clients_pool_expiry(cluster: Cluster) -
     """Aegra keeps an idle keep-alive connection open past uvicorn's default 5 s, so a client that
     returns one to its pool late (a lagging event loop, a load balancer's 60 s) does not send on a
     connection the server is closing."""
-    import socket
+    import http.client
     from urllib.parse import urlsplit
 
     address = urlsplit(cluster.servers[0].url)
-    request = f"GET /ready HTTP/1.1\r\nHost: {address.netloc}\r\n\r\n".encode()
-    with socket.create_connection((address.hostname, address.port), timeout=10) as connection:
-        connection.sendall(request)
-        assert connection.recv(65536).startswith(b"HTTP/1.1 200")
+    connection = http.client.HTTPConnection(address.hostname or "127.0.0.1", address.port, timeout=10)
+    try:
+        connection.request("GET", "/ready")
+        first = connection.getresponse()
+        assert first.status == 200
+        first.read()  # the whole response, however it was split into segments
+        socket_used = connection.sock
         time.sleep(selfhost.HTTP_KEEP_ALIVE_SECONDS / 10 + 1)  # past uvicorn's 5 s default
-        connection.sendall(request)
-        assert connection.recv(65536).startswith(b"HTTP/1.1 200"), "the server closed the idle connection"
+        try:
+            connection.request("GET", "/ready")
+            again = connection.getresponse()
+        except (http.client.RemoteDisconnected, ConnectionError):
+            again = None
+        assert again is not None and again.status == 200, "the server closed the idle connection"
+        assert connection.sock is socket_used, "the second request went over the same connection"
+    finally:
+        connection.close()
 
 
 async def test_time_travel_on_aegra(clients: tuple[LangGraphClient, LangGraphClient]) -> None:
