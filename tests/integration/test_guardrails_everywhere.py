@@ -396,6 +396,25 @@ async def test_pii_filtering_is_on_by_default_for_email_card_and_secrets(
     assert raw_in(await history_values(defaults, thread_id)) == []
 
 
+async def test_an_assistants_block_on_the_user_message_ends_the_run_before_the_model(
+    defaults: LangGraphClient, provider: FaultProvider
+) -> None:
+    """IPs are off at the edge here, so the raw address reaches the graph; the assistant's `block`
+    stops the run there: the model is never called, and the state keeps the message redacted."""
+    assistant = await defaults.assistants.create(
+        graph_id="agent", config={"configurable": {"assistant_settings": {"guardrails": {"pii_ip": "block"}}}}
+    )
+    provider.script(Reply("the model must not be asked"))
+    thread_id, run, events = await run_streamed(defaults, f"ping {IP} please", assistant_id=assistant["assistant_id"])
+    assert run["status"] == "success", run
+    assert provider.requests == []
+    state = await defaults.threads.get_state(thread_id)
+    assert last_ai_text(state).startswith("Stopped: blocked: the user message contained 1 ip value(s)")
+    assert IP not in json.dumps(state["values"]) and "[REDACTED_IP]" in json.dumps(state["values"])
+    blocked = [data for event, data in events if event == "custom" and data.get("action") == "blocked"]
+    assert blocked and blocked[0]["detail"]["pii_type"] == "ip"
+
+
 @pytest.mark.parametrize("store", ["memory", "postgres"])
 async def test_concurrent_runs_cannot_overspend_a_nearly_spent_budget(
     request: pytest.FixtureRequest, provider: FaultProvider, store: str

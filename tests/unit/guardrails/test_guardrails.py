@@ -209,6 +209,23 @@ async def test_offline_model_with_pii_on_never_stores_the_raw_value() -> None:
     assert item is not None and item.value["content"] == "my email is [REDACTED_EMAIL]\n"
 
 
+def _branches_after_before_agent(settings: AssistantSettings) -> bool:
+    edges = build_agent(settings).get_graph().edges
+    return any(edge.conditional for edge in edges if edge.source == "DeepAgentService.before_agent")
+
+
+async def test_only_a_block_rule_lets_the_user_message_end_the_run_before_the_model() -> None:
+    """A branch after `before_agent` is evaluated on every run: it is there only when a rule blocks."""
+    assert not _branches_after_before_agent(AssistantSettings(guardrails=GuardrailOverrides(pii_email="redact")))
+    blocking = AssistantSettings(guardrails=GuardrailOverrides(pii_email="block"))
+    assert _branches_after_before_agent(blocking)
+    graph = build_agent(blocking).copy(update={"store": InMemoryStore(), "checkpointer": InMemorySaver()})
+    reply = await _say(graph, "remember my email is jane.doe@example.com", ALICE, "t1")
+    assert reply.startswith("Stopped: blocked: the user message contained 1 email value(s)")
+    state = await graph.aget_state({"configurable": {"thread_id": "t1"}})
+    assert "jane.doe@example.com" not in repr(state.values["messages"])
+
+
 async def test_offline_model_stops_at_the_model_call_limit() -> None:
     settings = AssistantSettings(guardrails=GuardrailOverrides(model_call_run_limit=1))
     graph = build_agent(settings).copy(update={"store": InMemoryStore(), "checkpointer": InMemorySaver()})
