@@ -439,10 +439,14 @@ class PIIGuard(AgentMiddleware[Any, Any, Any]):
             self.filter.message(m, counts, "model request")  # type: ignore[misc]
             for m in request.messages
         ]
-        self._report(request.runtime, counts, "model request")
-        response = await handler(request.override(messages=messages))
+        if counts:  # something was replaced; otherwise every message is the one it was (no request copy)
+            self._report(request.runtime, counts, "model request")
+            request = request.override(messages=messages)
+        response = await handler(request)
         counts = Counter()
         result = [self.filter.message(m, counts, "model output") for m in response.result]
+        if not counts:
+            return response
         self._report(request.runtime, counts, "model output")
         return ModelResponse(result=result, structured_response=response.structured_response)
 

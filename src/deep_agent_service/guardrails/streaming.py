@@ -251,9 +251,12 @@ class _GuardedStream:
         if pii is None:
             return result
         counts: Counter[str] = Counter()
+        messages = [pii.message(g.message, counts, "model output") for g in result.generations]
+        if not counts:  # every message is the one the model returned
+            return result
         generations = [
-            ChatGeneration(message=pii.message(g.message, counts, "model output"), generation_info=g.generation_info)
-            for g in result.generations
+            ChatGeneration(message=message, generation_info=g.generation_info)
+            for message, g in zip(messages, result.generations, strict=True)
         ]
         return ChatResult(generations=generations, llm_output=result.llm_output)
 
