@@ -36,7 +36,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import json
 import logging
 import os
 import queue
@@ -65,6 +64,7 @@ DEFAULT_WARM_SECONDS = 60.0
 DEFAULT_WARM_MAX = 32
 PYTHON = "/usr/bin/python3"  # under /usr, which every box mounts read-only
 START_SECONDS = 10.0
+ARG_MAX_BYTES = 128 * 1024  # the kernel's MAX_ARG_STRLEN, with the string's NUL
 # The cold path gives every command a fresh /etc and /dev (tmpfs); a warm box outlives its commands,
 # so /etc and /dev are read-only and /dev/shm (writable, for POSIX shared memory) is emptied by the
 # helper after each command: nothing a command leaves there reaches the next one.
@@ -75,10 +75,10 @@ BOOT = (
     "import socket,sys;sock=socket.socket(fileno=int(sys.argv[1]));sock.set_inheritable(False);exec(sock.recv(1<<20))"
 )
 # Runs inside the box as its pid 1. Protocol on `sock` (SOCK_SEQPACKET, one message each):
-# host -> helper: JSON {"script", "command"} with fds [stdin, stdout]; or b"K" (kill the command).
+# host -> helper: b"<script>\0<command>" with fds [stdin, stdout] (`_request`); or b"K" (kill the command).
 # helper -> host: b"R" (ready, once), then per command b"S" (started) and b"X<exit code>".
 HELPER = r"""
-import ctypes, json, os, select, shutil, signal, socket
+import ctypes, os, select, shutil, signal, socket
 ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0: no ptrace from commands
 def reap():
     while True:  # everything else was killed and is (or becomes) our child: wait for all of it
@@ -103,7 +103,7 @@ def kill_all():
 sock.send(b"R")
 while True:
     try:
-        msg, fds, _, _ = socket.recv_fds(sock, 1 << 20, 2)
+        msg, fds, _, _ = socket.recv_fds(sock, 1 << 18, 2, socket.MSG_CMSG_CLOEXEC)
     except OSError:
         break
     if not msg:
@@ -112,13 +112,11 @@ while True:
         for fd in fds:
             os.close(fd)
         continue
-    req = json.loads(msg)
-    for fd in fds:
-        os.set_inheritable(fd, False)  # only the dup2 copies (0, 1, 2) reach the command
+    script, _, command = msg.partition(b"\0")  # fds came close-on-exec: only the dup2 copies reach the command
     sock.send(b"S")  # before the spawn: "S" means the command may have run, so it is never run twice
     pid = os.posix_spawn(
-        "/bin/sh",
-        ["/bin/sh", "-c", req["script"], "sandbox", req["command"]],
+        b"/bin/sh",
+        [b"/bin/sh", b"-c", script, b"sandbox", command],
         os.environ,
         file_actions=[(os.POSIX_SPAWN_DUP2, fd, target) for fd, target in ((fds[0], 0), (fds[1], 1), (fds[1], 2))],
         setsid=True,
@@ -264,8 +262,11 @@ class WarmJob(CommandJob):
         out_r, out_w = os.pipe()
         in_r = os.open(os.devnull, os.O_RDONLY)
         os.set_blocking(out_r, False)
+        replies = _Replies(init.sock)
         try:
-            request = json.dumps({"script": shell_script(self.limits), "command": self.command}).encode()
+            request = _request(shell_script(self.limits), self.command)
+            if request is None:
+                return None
             try:
                 socket.send_fds(init.sock, [request], [in_r, out_w])
             except OSError:  # the helper is gone and the command never reached it
@@ -275,14 +276,14 @@ class WarmJob(CommandJob):
             os.close(in_r)
             out_w = in_r = -1
             try:
-                pumped = await self._apump(out_r, self.timeout)
+                pumped = await self._apump(out_r, self.timeout, replies)
                 _, truncated, timed_out, over_disk = pumped
                 if truncated or timed_out or over_disk:
                     init.kill_command()
-                started, reply = await _areplies(init.sock)
+                started, reply = await replies.finish()
             except asyncio.CancelledError:
                 init.kill_command()  # the box stays locked (by our caller) until the helper reaped it
-                await asyncio.shield(self._reaped(init, out_r))
+                await asyncio.shield(self._reaped(init, out_r, replies))
                 raise
             if started != b"S":  # the helper died before it ran the command: run it cold
                 self.pool.discard(self.key, init, wait=False)
@@ -299,25 +300,35 @@ class WarmJob(CommandJob):
             over_disk = await asyncio.to_thread(self._checked_after, over_disk, measure)
         return RunResult.of(pumped, exit_code, over_disk)
 
-    async def _reaped(self, init: WarmInit, out: int) -> None:
+    async def _reaped(self, init: WarmInit, out: int, replies: _Replies) -> None:
         """After a kill: the rest of the output and the helper's replies, or the init is given up."""
         with contextlib.suppress(OSError):
-            await self._apump(out, REAP_WAIT_SECONDS)
-            if (await _areplies(init.sock))[1].startswith(b"X"):
+            await self._apump(out, REAP_WAIT_SECONDS, replies)
+            if (await replies.finish())[1].startswith(b"X"):
                 return
         self.pool.discard(self.key, init, wait=False)
 
-    async def _apump(self, out: int, seconds: float) -> tuple[list[bytes], bool, bool, bool]:
-        """`_pump` on the event loop, for a non-blocking `out`, no input and a limit of `seconds`."""
+    async def _apump(
+        self, out: int, seconds: float, replies: _Replies | None = None
+    ) -> tuple[list[bytes], bool, bool, bool]:
+        """`_pump` on the event loop, for a non-blocking `out`, no input and a limit of `seconds`.
+
+        With the helper's `replies`, the loop waits on the output and the helper's socket together
+        (from its second wait on: a first wake-up comes from the output, after the helper's "S"):
+        once "X" is in, every process of the box is dead, so the output is read to its end without
+        another wait (unless a read would still block: then it waits for the output alone)."""
         chunks: list[bytes] = []
         size = 0
         started = time.monotonic()
         deadline = started + seconds
         next_poll = started + DISK_POLL_SECONDS
+        waited = False
         while True:
             try:
                 chunk = os.read(out, 65536)
             except BlockingIOError:
+                if waited and replies is not None and not replies.done and replies.read():
+                    continue  # "X" came: what it wrote last is in the pipe now
                 now = time.monotonic()
                 if now >= deadline:
                     return chunks, False, True, False
@@ -326,7 +337,9 @@ class WarmJob(CommandJob):
                         return chunks, False, False, True
                     next_poll = time.monotonic() + poll_interval(time.monotonic() - now)
                     continue
-                await _readable(out, min(deadline, next_poll) - now)
+                watched = (replies.fd,) if waited and replies is not None and not replies.done else ()
+                await _readable(min(deadline, next_poll) - now, out, *watched)
+                waited = True
                 continue
             if not chunk:
                 return chunks, False, False, False
@@ -344,7 +357,9 @@ class WarmJob(CommandJob):
             with self._lock:
                 if self._killed:
                     return RunResult(output=b"", exit_code=None, timed_out=True)
-                request = json.dumps({"script": shell_script(limits), "command": self.command}).encode()
+                request = _request(shell_script(limits), self.command)
+                if request is None:
+                    return None
                 try:
                     socket.send_fds(init.sock, [request], [in_r, out_w])
                 except OSError:  # the helper is gone and the command never reached it
@@ -379,41 +394,81 @@ class WarmJob(CommandJob):
         return RunResult.of(pumped, exit_code, self._checked_after(over_disk))
 
 
+def _request(script: str, command: str) -> bytes | None:
+    """A command's request to the helper; None for one it cannot take (it runs cold and fails there
+    as it always did): not encodable, a NUL byte, or longer than one argument may be (MAX_ARG_STRLEN)."""
+    try:
+        encoded = os.fsencode(command)
+    except UnicodeEncodeError:
+        return None
+    if b"\0" in encoded or len(encoded) >= ARG_MAX_BYTES:
+        return None
+    return script.encode() + b"\0" + encoded
+
+
 def _settle(ready: asyncio.Future[None]) -> None:
     if not ready.done():
         ready.set_result(None)
 
 
-async def _readable(source: int | socket.socket, seconds: float) -> None:
-    """Until `source` can be read (or `seconds` passed), on the event loop."""
+async def _readable(seconds: float, *sources: int) -> None:
+    """Until one of `sources` can be read (or `seconds` passed), on the event loop."""
     loop = asyncio.get_running_loop()
     ready: asyncio.Future[None] = loop.create_future()
-    loop.add_reader(source, _settle, ready)
+    for source in sources:
+        loop.add_reader(source, _settle, ready)
     timer = loop.call_later(seconds, _settle, ready)
     try:
         await ready
     finally:
         timer.cancel()
-        loop.remove_reader(source)
+        for source in sources:
+            loop.remove_reader(source)
 
 
-async def _arecv(sock: socket.socket, seconds: float) -> bytes:
-    """`_recv` on the event loop: a reply already waiting is read at once."""
-    for attempt in range(2):
-        try:
-            return sock.recv(64)
-        except BlockingIOError:
-            if attempt == 0:
-                await _readable(sock, seconds)
-        except OSError:
-            break
-    return b""
+class _Replies:
+    """The helper's replies to one command, taken as they come: b"S" (started), then b"X<exit code>"."""
 
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.fd = sock.fileno()
+        self.started = b""
+        self.exited = b""
+        self.closed = False  # EOF or an error: the helper is gone (or a reply never came)
 
-async def _areplies(sock: socket.socket) -> tuple[bytes, bytes]:
-    """The helper's "S" and its "X<exit code>" for one command (b"" for a reply that never came)."""
-    started = await _arecv(sock, START_SECONDS)
-    return started, await _arecv(sock, REAP_WAIT_SECONDS) if started == b"S" else b""
+    @property
+    def done(self) -> bool:
+        return self.closed or bool(self.exited)
+
+    def read(self) -> bool:
+        """Take what the helper has sent so far, without blocking; whether its replies are done."""
+        while not self.done:
+            try:
+                message = self.sock.recv(64)
+            except BlockingIOError:
+                return False
+            except OSError:
+                message = b""
+            if not message:
+                self.closed = True
+            elif not self.started:
+                self.started = message
+            else:
+                self.exited = message
+        return True
+
+    async def finish(self) -> tuple[bytes, bytes]:
+        """The "S" and the "X<exit code>" (b"" for a reply that never came), each waited for at most
+        its limit: START_SECONDS for the helper to take the command, REAP_WAIT_SECONDS to reap it."""
+        if not self.read() and not self.started:
+            await _readable(START_SECONDS, self.fd)
+            self.read()
+        if self.started != b"S":
+            return self.started, b""
+        if not self.read():
+            await _readable(REAP_WAIT_SECONDS, self.fd)
+            self.read()
+        return self.started, self.exited
 
 
 def _recv(sock: socket.socket, timeout: float) -> bytes:

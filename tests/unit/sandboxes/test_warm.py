@@ -7,6 +7,7 @@ import os
 import signal
 import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -266,3 +267,47 @@ async def test_warm_stdin_big_transfers_and_disk_cap(provider: LocalProvider, po
     assert "File size limit exceeded" in (await box.aexecute("head -c 10 /dev/zero > /g")).output
     await box.aexecute("rm -f /f*")
     assert (await box.aexecute("echo ok")).output == "ok\n"
+
+
+async def test_output_past_the_pipe_buffer_is_read_whole_up_to_the_cap(pool: WarmPool) -> None:
+    """The helper's "X" can arrive while output is still in the pipe: it is read to its end (more than
+    a 64 KiB pipe buffer here, and after a pause), and the output cap holds as before."""
+    provider = LocalProvider(sandbox_root(), limits=replace(LIMITS, output_bytes=256 * 1024), warm=pool)
+    box = await _box(provider)
+    init = await _init(pool, box)
+    whole = await box.aexecute("head -c 200000 /dev/zero | tr '\\0' a; echo")
+    assert whole.output == "a" * 200000 + "\n" and not whole.truncated and whole.exit_code == 0
+    paused = await box.aexecute("echo one; sleep 0.3; head -c 100000 /dev/zero | tr '\\0' b; exit 3")
+    assert paused.output == "one\n" + "b" * 100000 and paused.exit_code == 3
+    capped = await box.aexecute("head -c 300000 /dev/zero | tr '\\0' c; echo never")
+    assert capped.truncated and capped.output.startswith("c" * (256 * 1024) + "\n[sandbox: output exceeded")
+    assert pool.init_of(box.id) is init, "every one of them ran on the warm init"
+
+
+async def test_a_background_child_holding_the_output_dies_with_the_command(provider: LocalProvider) -> None:
+    """A child left running in the background keeps the output pipe open after the command's shell
+    exits: the helper kills it with the command, so the call returns then, not at the time limit."""
+    box = await _box(provider)
+    init = await _init(provider.warm, box)
+    result = await box.aexecute("(setsid sh -c 'while true; do echo tick; sleep 0.01; done' &); echo started")
+    assert result.exit_code == 0 and "time limit" not in result.output
+    assert "started\n" in result.output
+    assert "while true" not in (await box.aexecute("ps -eo args")).output
+    assert provider.warm.init_of(box.id) is init
+
+
+async def test_commands_the_helper_cannot_take_run_cold_and_leave_the_init(
+    provider: LocalProvider, pool: WarmPool
+) -> None:
+    """A NUL byte, an argument longer than the kernel takes, a string that cannot be encoded: each
+    fails as on the cold path (it used to reach the helper and end it), and the init stays."""
+    box = await _box(provider)
+    init = await _init(pool, box)
+    with pytest.raises(ValueError, match="null byte"):
+        await box.aexecute("echo a\0b")
+    with pytest.raises(OSError, match="Argument list too long"):
+        await box.aexecute("echo " + "x" * 140_000)
+    with pytest.raises(UnicodeEncodeError):
+        await box.aexecute("echo \ud800")
+    assert (await box.aexecute("echo still warm")).output == "still warm\n"
+    assert pool.init_of(box.id) is init
