@@ -78,7 +78,7 @@ BOOT = (
 # host -> helper: b"<script>\0<command>" with fds [stdin, stdout] (`_request`); or b"K" (kill the command).
 # helper -> host: b"R" (ready, once), then per command b"S" (started) and b"X<exit code>".
 HELPER = r"""
-import ctypes, os, select, shutil, signal, socket
+import array, ctypes, os, select, shutil, signal, socket
 ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0: no ptrace from commands
 def reap():
     while True:  # everything else was killed and is (or becomes) our child: wait for all of it
@@ -103,7 +103,10 @@ def kill_all():
 sock.send(b"R")
 while True:
     try:
-        msg, fds, _, _ = socket.recv_fds(sock, 1 << 18, 2, socket.MSG_CMSG_CLOEXEC)
+        # close-on-exec (socket.recv_fds drops its flags): only the dup2 copies (0, 1, 2) reach the command
+        msg, cmsgs, _, _ = sock.recvmsg(1 << 18, socket.CMSG_LEN(2 * 4), socket.MSG_CMSG_CLOEXEC)
+        fds = [fd for level, kind, data in cmsgs if (level, kind) == (socket.SOL_SOCKET, socket.SCM_RIGHTS)
+               for fd in array.array("i", data[: len(data) - len(data) % 4])]
     except OSError:
         break
     if not msg:
@@ -112,7 +115,7 @@ while True:
         for fd in fds:
             os.close(fd)
         continue
-    script, _, command = msg.partition(b"\0")  # fds came close-on-exec: only the dup2 copies reach the command
+    script, _, command = msg.partition(b"\0")
     sock.send(b"S")  # before the spawn: "S" means the command may have run, so it is never run twice
     pid = os.posix_spawn(
         b"/bin/sh",

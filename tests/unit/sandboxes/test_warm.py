@@ -311,3 +311,10 @@ async def test_commands_the_helper_cannot_take_run_cold_and_leave_the_init(
         await box.aexecute("echo \ud800")
     assert (await box.aexecute("echo still warm")).output == "still warm\n"
     assert pool.init_of(box.id) is init
+
+
+async def test_a_command_holds_only_its_stdin_stdout_and_stderr(provider: LocalProvider) -> None:
+    """Nothing the helper holds reaches a command: not its socket, not the request's own copies of
+    the pipes (they come close-on-exec; the Python helper's `socket.recv_fds` drops that flag)."""
+    box = await _box(provider)
+    assert (await box.aexecute("ls /proc/$$/fd")).output == "0\n1\n2\n"
