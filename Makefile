@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup bubblewrap browser web run test lint typecheck unit integration bench soak clean aegra-venv aegra
+.PHONY: setup bubblewrap warm-helper browser web run test lint typecheck unit integration bench soak clean aegra-venv aegra
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (found " + sys.version.split()[0] + ")")'
@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev,openai,anthropic,postgres]'
 	@touch $(STAMP)
 
-setup: $(STAMP) bubblewrap
+setup: $(STAMP) bubblewrap warm-helper
 
 # Debian packages installed when we can (root + apt-get; waits for another apt to finish); otherwise
 # say how. $(call apt_install,COMMAND,PACKAGE,WHAT FAILS WITHOUT IT)
@@ -39,6 +39,18 @@ bubblewrap:
 		if [ "$$(id -u)" = 0 ]; then chmod 0666 /dev/net/tun && echo "made /dev/net/tun 0666 (the distributions' default) for networked sandboxes"; \
 		else echo "WARNING: /dev/net/tun is not 0666: networked sandboxes will be refused (run 'sudo chmod 0666 /dev/net/tun')"; fi; \
 	fi
+
+# The warm sandboxes' pid 1 in C (README: Warm boxes), built with the system's C compiler into build/
+# (git-ignored). Without a compiler, or if the build fails, warm boxes run the same helper in Python.
+WARM_HELPER_SRC := src/deep_agent_service/sandboxes/warm_helper.c
+WARM_HELPER := build/warm-helper
+warm-helper:
+	@if command -v cc >/dev/null 2>&1; then $(MAKE) --no-print-directory -s $(WARM_HELPER); \
+	else echo "WARNING: no C compiler (cc): warm sandboxes run the Python helper, slower per command (apt-get install gcc)"; fi
+$(WARM_HELPER): $(WARM_HELPER_SRC)
+	@mkdir -p $(@D)
+	@cc -O2 -Wall -Wextra -o $@.tmp $< && mv $@.tmp $@ \
+		|| (rm -f $@.tmp; echo "WARNING: $< did not build: warm sandboxes run the Python helper")
 
 # The browser tests drive Debian's Chromium (/usr/bin/chromium) with Playwright; no browser download.
 browser:

@@ -3,7 +3,8 @@
 The baseline is `subprocess.run(["/bin/sh", "-c", CMD])` with no isolation at all, measured in the
 same run, interleaved with what it is compared to. "Cold" is today's fallback path
 (SANDBOX_WARM_SECONDS=0: a fresh bubblewrap per command); "warm" runs on the box's running init
-(warm.py); "warm job" is the same without the provider's plumbing around every command (the
+(warm.py), on its helper in C when `make setup` built it; "warm, Python helper" is the same on the
+fallback helper; "warm job" is the same without the provider's plumbing around every command (the
 thread hop off the event loop, the box's lock file, the result text), which the cold path pays too.
 Targets: warm p50 <= 1.5x the baseline; create + first command <= 50 ms. Also reported: a warm
 command in a workspace of 10,000 files, which the disk cap walks (not after every command: DiskClock).
@@ -78,14 +79,16 @@ async def _ready(pool: WarmPool, box: LocalSandbox, old: WarmInit | None) -> War
 async def run() -> list[Row]:
     root = _reachable_root()
     pool = WarmPool(600, 64)
+    python_pool = WarmPool(600, 1, "python")
     try:
         warm_provider = LocalProvider(root, warm=pool)
         cold_provider = LocalProvider(root, warm=WarmPool(0, 1))
         bare_argv = ["/bin/sh", "-c", COMMAND]
         warm_box = await _box(warm_provider, "warm")
         cold_box = await _box(cold_provider, "cold")
+        python_box = await _box(LocalProvider(root, warm=python_pool), "warm-python")
         # Interleaved, one of each per round, so drift on a noisy machine hits all alike.
-        timings: dict[str, list[float]] = {"bare": [], "cold": [], "warm": [], "job": [], "restart": []}
+        timings: dict[str, list[float]] = {"bare": [], "cold": [], "warm": [], "py": [], "job": [], "restart": []}
 
         def warm_job() -> object:  # the warm path alone: no event-loop hop, lock file or result text
             return WarmJob(
@@ -107,10 +110,13 @@ async def run() -> list[Row]:
         async def cold() -> list[float]:
             return await time_async(lambda: cold_box.aexecute(COMMAND), 1)
 
+        async def python_helper() -> list[float]:
+            return await time_async(lambda: python_box.aexecute(COMMAND), 1)
+
         async def job() -> list[float]:
             return time_sync(warm_job, 1)
 
-        steps = [("bare", bare), ("warm", warm), ("cold", cold), ("job", job)]
+        steps = [("bare", bare), ("warm", warm), ("cold", cold), ("job", job), ("py", python_helper)]
         for round_ in range(REPEAT):
             # the order rotates every round: whichever runs right after another (a cold bubblewrap
             # start above all) pays for the caches it left, so no row always comes second
@@ -127,7 +133,9 @@ async def run() -> list[Row]:
             timings["restart"] += await time_async(lambda: warm_box.aexecute(COMMAND), 1)
             await _ready(pool, warm_box, init)
             restarted.append((time.perf_counter() - crashed) * 1000)
-        bare, cold, warm, job, restart = (Sample.of(timings[n]) for n in ("bare", "cold", "warm", "job", "restart"))
+        bare, cold, warm, py, job, restart = (
+            Sample.of(timings[n]) for n in ("bare", "cold", "warm", "py", "job", "restart")
+        )
         back = Sample.of(restarted)
 
         async def create_call() -> object:
@@ -148,12 +156,14 @@ async def run() -> list[Row]:
         helper_rss, helper_pss = _rss_mb(_helper_pid(init))
     finally:
         await asyncio.to_thread(pool.stop_all)
+        await asyncio.to_thread(python_pool.stop_all)
         await asyncio.to_thread(shutil.rmtree, root, True)
 
     memory = Sample(p50=bwrap_rss + helper_rss, p95=bwrap_pss + helper_pss, spread=0.0)
     return [
         Row("sandbox cold command (fresh bubblewrap)", cold, bare, "measured, reported", True),
         Row("sandbox warm command", warm, bare, f"p50 <= {WARM_TARGET}x base", warm.p50 <= WARM_TARGET * bare.p50),
+        Row("sandbox warm command, Python helper", py, bare, "measured, reported", True),
         Row(
             "sandbox warm job (no aexecute plumbing)",
             job,

@@ -238,13 +238,21 @@ def _drop_root() -> tuple[str, ...]:
 
 
 @functools.cache
+def bwrap_help() -> str:
+    """Bubblewrap's `--help` (the options this version has); empty without bubblewrap."""
+    binary = bwrap_path()
+    if binary is None:
+        return ""
+    return subprocess.run([binary, "--help"], capture_output=True, text=True, timeout=10, check=False).stdout
+
+
+@functools.cache
 def disables_userns() -> bool:
     """Whether this bubblewrap can refuse nested user namespaces (`--disable-userns`, bubblewrap 0.8+)."""
     binary = bwrap_path()
     if binary is None:
         return False
-    shown = subprocess.run([binary, "--help"], capture_output=True, text=True, timeout=10, check=False)
-    if "--disable-userns" in shown.stdout:
+    if "--disable-userns" in bwrap_help():
         return True
     logger.warning(
         "bubblewrap %s has no --disable-userns (0.8+): commands in sandboxes can create nested user namespaces",

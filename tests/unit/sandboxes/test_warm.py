@@ -1,33 +1,59 @@
-"""Warm boxes (warm.py): one running bubblewrap per box keeps every per-command guarantee of the cold path."""
+"""Warm boxes (warm.py): one running bubblewrap per box keeps every per-command guarantee of the cold path.
+
+Every test that runs commands runs twice: on the helper in C (`make setup` builds it; compiled here
+when it is not built) and on the Python one (the fallback without a compiler)."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
+import subprocess
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
+from deep_agent_service.sandboxes import warm
 from deep_agent_service.sandboxes.errors import SandboxBusyError, SandboxGoneError
 from deep_agent_service.sandboxes.isolation import Limits
 from deep_agent_service.sandboxes.local import LocalProvider, LocalSandbox
 from deep_agent_service.sandboxes.registry import build_provider
-from deep_agent_service.sandboxes.warm import WarmInit, WarmPool
+from deep_agent_service.sandboxes.warm import HELPER_PATH, HELPER_SOURCE, WarmInit, WarmPool, helper_binary
 from deep_agent_service.settings import SandboxSettings, Settings
 from tests.support.sandbox_dirs import sandbox_root
 
 LIMITS = Limits(timeout_seconds=5, output_bytes=16 * 1024, memory_mb=512, processes=64, file_mb=16, disk_mb=48)
 
 
+@pytest.fixture(scope="session")
+def compiled_helper() -> Path:
+    """The helper in C: the one `make setup` built, else compiled here from the same source."""
+    built = helper_binary()
+    if built is not None:
+        return built
+    compiler = shutil.which("cc")
+    if compiler is None:
+        pytest.skip("no C compiler: only the Python helper is tested")
+    path = sandbox_root("warm-helper-") / "warm-helper"
+    subprocess.run([compiler, "-O2", "-Wall", "-Werror", "-o", str(path), str(HELPER_SOURCE)], check=True)
+    return path
+
+
+@pytest.fixture(params=["c", "python"])
+def helper(request: pytest.FixtureRequest) -> Path | Literal["python"]:
+    return request.getfixturevalue("compiled_helper") if request.param == "c" else "python"
+
+
 @pytest.fixture
-async def pool() -> AsyncIterator[WarmPool]:
-    warm = WarmPool(60, 4)
-    yield warm
-    await asyncio.to_thread(warm.stop_all)
+async def pool(helper: Path | Literal["python"]) -> AsyncIterator[WarmPool]:
+    pool = WarmPool(60, 4, helper)
+    yield pool
+    await asyncio.to_thread(pool.stop_all)
 
 
 @pytest.fixture
@@ -130,8 +156,8 @@ async def test_a_crashed_helper_is_restarted_on_the_next_command(provider: Local
     assert old.process.poll() is not None
 
 
-async def test_idle_inits_stop_and_the_next_command_starts_one() -> None:
-    pool = WarmPool(0.5, 4)
+async def test_idle_inits_stop_and_the_next_command_starts_one(helper: Path | Literal["python"]) -> None:
+    pool = WarmPool(0.5, 4, helper)
     box = await _box(LocalProvider(sandbox_root(), limits=LIMITS, warm=pool))
     init = await _init(pool, box)
     assert await _wait_for(lambda: init.process.poll() is not None), "the idle init should have stopped"
@@ -140,8 +166,8 @@ async def test_idle_inits_stop_and_the_next_command_starts_one() -> None:
     await asyncio.to_thread(pool.stop_all)
 
 
-async def test_live_inits_are_capped_least_recently_used_first() -> None:
-    pool = WarmPool(60, 2)
+async def test_live_inits_are_capped_least_recently_used_first(helper: Path | Literal["python"]) -> None:
+    pool = WarmPool(60, 2, helper)
     provider = LocalProvider(sandbox_root(), limits=LIMITS, warm=pool)
     try:
         b0 = await _box(provider, "b0")
@@ -318,3 +344,55 @@ async def test_a_command_holds_only_its_stdin_stdout_and_stderr(provider: LocalP
     the pipes (they come close-on-exec; the Python helper's `socket.recv_fds` drops that flag)."""
     box = await _box(provider)
     assert (await box.aexecute("ls /proc/$$/fd")).output == "0\n1\n2\n"
+
+
+async def test_dev_shm_is_emptied_after_each_command(provider: LocalProvider, pool: WarmPool) -> None:
+    """/dev/shm outlives a command in a warm box: the helper empties it after each one, following no
+    symlink; what it cannot remove ends the box (the next command starts from an empty one)."""
+    box = await _box(provider)
+    init = await _init(pool, box)
+    made = await box.aexecute(
+        "mkdir -p /tmp/kept /dev/shm/a/b/c && echo x > /tmp/kept/f && echo y > /dev/shm/a/b/c/g && "
+        "ln -s /tmp/kept /dev/shm/link && mkfifo /dev/shm/fifo && echo z > /dev/shm/.hidden && ls -A /dev/shm"
+    )
+    assert made.output.split() == [".hidden", "a", "fifo", "link"]
+    assert (await box.aexecute("ls -A /dev/shm; cat /tmp/kept/f")).output == "x\n"
+    assert pool.init_of(box.id) is init
+    deep = "/".join(["/dev/shm"] + ["d"] * 100)
+    await box.aexecute(f"mkdir -p {deep} && mkdir -p /dev/shm/locked/in && chmod 000 /dev/shm/locked")
+    assert (await box.aexecute("ls -A /dev/shm")).output == ""
+
+
+async def test_the_compiled_helper_is_read_only_in_the_box_and_not_in_its_workspace(
+    compiled_helper: Path,
+) -> None:
+    pool = WarmPool(60, 4, compiled_helper)
+    try:
+        provider = LocalProvider(sandbox_root(), limits=LIMITS, warm=pool)
+        box = await _box(provider)
+        shown = await box.aexecute(f"ps -o args= -p 1; echo x > {HELPER_PATH}")
+        assert shown.output.startswith(f"{HELPER_PATH} ") and "Read-only file system" in shown.output
+        assert not [path for path in box.workspace.rglob("*") if "warm-helper" in path.name]
+    finally:
+        await asyncio.to_thread(pool.stop_all)
+
+
+def test_a_missing_or_stale_build_falls_back_to_the_python_helper(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A checkout that changed the C source since `make setup` must not run the old binary."""
+    binary = tmp_path / "warm-helper"
+    monkeypatch.setattr(warm, "HELPER_BINARY", binary)
+    helper_binary.cache_clear()
+    try:
+        assert helper_binary() is None and WarmPool(60, 4).helper is None
+        binary.write_bytes(b"")
+        os.utime(binary, (0, HELPER_SOURCE.stat().st_mtime - 1))
+        helper_binary.cache_clear()
+        assert helper_binary() is None
+        os.utime(binary, (0, HELPER_SOURCE.stat().st_mtime + 1))
+        helper_binary.cache_clear()
+        assert helper_binary() == binary and WarmPool(60, 4).helper == binary
+        assert WarmPool(60, 4, "python").helper is None
+    finally:
+        helper_binary.cache_clear()
