@@ -321,6 +321,28 @@ def build_argv(
     return box_argv(workspace, shell, network=network, pipes=pipes)
 
 
+ARG_MAX_BYTES = 128 * 1024  # the kernel's MAX_ARG_STRLEN, with the string's NUL
+
+
+def unrunnable(command: str) -> str | None:
+    """Why no shell can be handed `command` as its one argument (exec refuses it), or None.
+
+    Said to the agent as the command's result: a model that wrote one gets a reason and a way out,
+    not a failed run."""
+    try:
+        encoded = os.fsencode(command)
+    except UnicodeEncodeError:
+        return "the command is not valid text (it holds an unpaired surrogate); send it as plain UTF-8"
+    if b"\0" in encoded:
+        return "the command holds a NUL byte, which no program argument can; remove it"
+    if len(encoded) >= ARG_MAX_BYTES:
+        return (
+            f"the command is {len(encoded):,} bytes, over the {ARG_MAX_BYTES - 1:,} one argument may hold; "
+            "write it to a script file and run that"
+        )
+    return None
+
+
 def shell_script(limits: Limits) -> str:
     """The sandbox shell's script: lower the limits, then run the command given as $1."""
     return f'{limits_prologue(limits)}; eval "$1"'
@@ -571,6 +593,8 @@ class CommandJob:
 
     def run(self) -> RunResult:
         """Run the command (blocking); never raises for what the command does."""
+        if (problem := unrunnable(self.command)) is not None:
+            return RunResult(output=f"[sandbox: {problem}; the command did not run]".encode(), exit_code=None)
         limits = self._limits_now()
         pipes = NetworkPipes.open() if self.network else None
         network = BoxNetwork(egress_policy(self.limits.egress_allow), _drop_root()) if pipes else None

@@ -31,11 +31,12 @@ A warm command without input runs from the event loop (`WarmJob.arun`): the outp
 the second wait on the helper's socket too, are read when the loop says they are readable; once
 the helper's "X" is in, every process of the box is gone, so the rest of the output is read
 without another wait (a read that would still block waits as before). Only walking the workspace
-for the disk cap goes to a worker thread. Cancelling it kills the command and waits, shielded,
-until the helper has reaped it, so the box's lock and init are free only once nothing of it runs.
+for the disk cap goes to a worker thread. Cancelling it kills the command and waits (through
+further cancels) until the helper has reaped it, so the box's lock and init are free only once
+nothing of it runs.
 Commands with input (file transfers), networked ones and boxes flagged full take `run` in a worker
-thread. A command the helper cannot take (a NUL byte, longer than one argument may be, not
-encodable) runs cold and fails there as it always did.
+thread. A command no shell can take (a NUL byte, longer than one argument may be, not encodable:
+`unrunnable`) never reaches the helper: the cold path answers the agent why it did not run.
 
 One command at a time per init: a second, concurrent command in the same box takes the cold path,
 so two commands never share a pid namespace (neither can see or kill the other's processes, and
@@ -60,8 +61,9 @@ import subprocess
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from deep_agent_service.sandboxes.isolation import (
     DISK_POLL_SECONDS,
@@ -73,6 +75,7 @@ from deep_agent_service.sandboxes.isolation import (
     bwrap_help,
     poll_interval,
     shell_script,
+    unrunnable,
 )
 
 logger = logging.getLogger("deep_agent_service.sandboxes")
@@ -85,7 +88,6 @@ HELPER_SOURCE = Path(__file__).with_name("warm_helper.c")
 HELPER_BINARY = Path(__file__).resolve().parents[3] / "build" / "warm-helper"
 HELPER_PATH = "/etc/warm-helper"
 START_SECONDS = 10.0
-ARG_MAX_BYTES = 128 * 1024  # the kernel's MAX_ARG_STRLEN, with the string's NUL
 # The cold path gives every command a fresh /etc and /dev (tmpfs); a warm box outlives its commands,
 # so /etc and /dev are read-only and /dev/shm (writable, for POSIX shared memory) is emptied by the
 # helper after each command: nothing a command leaves there reaches the next one.
@@ -323,7 +325,7 @@ class WarmJob(CommandJob):
                 started, reply = await replies.finish()
             except asyncio.CancelledError:
                 init.kill_command()  # the box stays locked (by our caller) until the helper reaped it
-                await asyncio.shield(self._reaped(init, out_r, replies))
+                await _to_the_end(self._reaped(init, out_r, replies))
                 raise
             if started != b"S":  # the helper died before it ran the command: run it cold
                 self.pool.discard(self.key, init, wait=False)
@@ -435,15 +437,23 @@ class WarmJob(CommandJob):
 
 
 def _request(script: str, command: str) -> bytes | None:
-    """A command's request to the helper; None for one it cannot take (it runs cold and fails there
-    as it always did): not encodable, a NUL byte, or longer than one argument may be (MAX_ARG_STRLEN)."""
-    try:
-        encoded = os.fsencode(command)
-    except UnicodeEncodeError:
+    """A command's request to the helper; None for one no shell can take (`unrunnable`: the cold
+    path says why to the agent, and the helper never sees it)."""
+    if unrunnable(command) is not None:
         return None
-    if b"\0" in encoded or len(encoded) >= ARG_MAX_BYTES:
-        return None
-    return script.encode() + b"\0" + encoded
+    return script.encode() + b"\0" + os.fsencode(command)
+
+
+async def _to_the_end(work: Coroutine[Any, Any, None]) -> None:
+    """Await `work` until it is done, whatever cancels come meanwhile (the caller re-raises its own).
+
+    `asyncio.shield` alone returns at the next cancel, with `work` still running: a reap cut short
+    so would free the box while the killed command's replies are still due."""
+    task = asyncio.ensure_future(work)
+    while not task.done():
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.shield(task)
+    task.result()
 
 
 def _settle(ready: asyncio.Future[None]) -> None:

@@ -259,6 +259,27 @@ async def test_a_cancelled_warm_command_is_reaped_before_the_box_is_released(
     assert pool.init_of(box.id) is init
 
 
+async def test_a_warm_command_cancelled_twice_is_still_reaped_before_the_box_is_released(
+    provider: LocalProvider, pool: WarmPool
+) -> None:
+    """A second cancel while the first one's kill is reaped (a client that disconnects as its run is
+    stopped) must not cut the wait short: the box would be released with the killed command's replies
+    still due, and the next command would read them as its own (exit codes one command behind)."""
+    box = await _box(provider, "cancelled-twice")
+    init = await _init(pool, box)
+    running = asyncio.create_task(box.aexecute("sleep 5"))
+    await asyncio.sleep(0.3)
+    running.cancel()
+    await asyncio.sleep(0)  # the first cancel is in: its kill is being reaped
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    assert not init.busy.locked() and pool.init_of(box.id) is init
+    assert (await box.aexecute("exit 3")).exit_code == 3
+    assert (await box.aexecute("echo next")).exit_code == 0
+    assert pool.init_of(box.id) is init
+
+
 async def test_warm_commands_make_no_blocking_call_on_the_event_loop(provider: LocalProvider, pool: WarmPool) -> None:
     """`langgraph dev` raises on a blocking call made on its event loop (blockbuster); a warm command
     runs there: quick, polled for the disk cap, over the cap, cancelled."""
@@ -322,20 +343,27 @@ async def test_a_background_child_holding_the_output_dies_with_the_command(provi
     assert provider.warm.init_of(box.id) is init
 
 
-async def test_commands_the_helper_cannot_take_run_cold_and_leave_the_init(
-    provider: LocalProvider, pool: WarmPool
+@pytest.mark.parametrize(
+    ("command", "reason"),
+    [
+        ("echo a\0b > made", "holds a NUL byte"),
+        ("echo " + "x" * 140_000 + " > made", "write it to a script file"),
+        ("echo \ud800 > made", "not valid text"),
+    ],
+    ids=["nul", "too-long", "unencodable"],
+)
+async def test_a_command_no_shell_can_take_is_answered_with_why_and_leaves_the_init(
+    provider: LocalProvider, pool: WarmPool, command: str, reason: str
 ) -> None:
-    """A NUL byte, an argument longer than the kernel takes, a string that cannot be encoded: each
-    fails as on the cold path (it used to reach the helper and end it), and the init stays."""
+    """It used to raise out of `aexecute` (the agent's run failed) or, on the warm path, end the
+    helper; now the agent reads why, nothing ran, and the init stays."""
     box = await _box(provider)
     init = await _init(pool, box)
-    with pytest.raises(ValueError, match="null byte"):
-        await box.aexecute("echo a\0b")
-    with pytest.raises(OSError, match="Argument list too long"):
-        await box.aexecute("echo " + "x" * 140_000)
-    with pytest.raises(UnicodeEncodeError):
-        await box.aexecute("echo \ud800")
-    assert (await box.aexecute("echo still warm")).output == "still warm\n"
+    result = await box.aexecute(command)
+    assert reason in result.output and "the command did not run" in result.output
+    assert result.exit_code is None
+    assert (await box.aexecute("ls made; echo still warm")).output.endswith("still warm\n")
+    assert "No such file" in (await box.aexecute("ls made")).output
     assert pool.init_of(box.id) is init
 
 
