@@ -38,7 +38,7 @@ from deep_agent_service.server.devserver import DevServer, free_port, isolated_c
 PROMPT = "plan: measure; compare"  # one model call with a tool call, one final answer
 SEQUENTIAL = int(os.environ.get("BENCH_SEQUENTIAL", "20"))
 CONCURRENT = int(os.environ.get("BENCH_CONCURRENT", "50"))
-CONCURRENT_ROUNDS = int(os.environ.get("BENCH_CONCURRENT_ROUNDS", "3"))
+CONCURRENT_ROUNDS = int(os.environ.get("BENCH_CONCURRENT_ROUNDS", "10"))  # one burst's p50 swings 0.98-1.45 s
 FIRST_RUN_OF = 10  # the first run after start-up is compared with this one
 FIRST_RUN_STARTS = 3
 SCALE = int(os.environ.get("BENCH_SCALE", "200"))
@@ -140,15 +140,19 @@ async def through_server() -> list[Row]:
             for graph_id in (service, "bare"):  # warm both graphs (first compile, imports)
                 await one_run(client, graph_id)
             seq_ours, seq_base = await sequential(client, service)
-            # Bursts of each alternate, so drift on a noisy machine hits both alike.
+            # Bursts of each alternate, so drift on a noisy machine hits both alike, and which goes
+            # first swaps every round (a burst right after another meets the server still settling).
             conc_ours_times: list[float] = []
             conc_base_times: list[float] = []
             conc_ours_errors = 0
-            for _ in range(CONCURRENT_ROUNDS):
-                times, errors = await concurrent(client, service, CONCURRENT)
-                conc_ours_times += times
-                conc_ours_errors += errors
-                conc_base_times += (await concurrent(client, "bare", CONCURRENT))[0]
+            for round_ in range(CONCURRENT_ROUNDS):
+                for graph_id in (service, "bare") if round_ % 2 == 0 else ("bare", service):
+                    times, errors = await concurrent(client, graph_id, CONCURRENT)
+                    if graph_id == service:
+                        conc_ours_times += times
+                        conc_ours_errors += errors
+                    else:
+                        conc_base_times += times
             conc_ours, conc_base = Sample.of(conc_ours_times), Sample.of(conc_base_times)
             rss_before = server_rss_mib(server)
             scale_times, scale_errors = await concurrent(client, service, SCALE)
