@@ -342,6 +342,12 @@ class GuardrailSettings(_Group):
     pii: PIISettings = Field(default_factory=PIISettings, description="PII_<TYPE>: strategy per PII type.")
     token_budget_user_daily: int = Field(default=0, ge=0, description="Tokens per user per UTC day; 0 = unlimited.")
     token_budget_org_daily: int = Field(default=0, ge=0, description="Tokens per org per UTC day; 0 = unlimited.")
+    token_budget_reservation_seconds: float = Field(
+        default=900.0,
+        gt=0,
+        description="How long a model call's estimated tokens are held against the budgets (a call whose server "
+        "died before it was charged stops counting after this); longer than your longest model call.",
+    )
 
     @field_validator("network_tools", mode="before")
     @classmethod

@@ -40,7 +40,11 @@ def middleware_for(config: GuardrailConfig) -> list[AgentMiddleware[Any, Any, An
         if config.network_tools and config.tool_retry_max_retries
         else None,
         pii,
-        TokenBudget(user_daily=config.token_budget_user_daily, org_daily=config.token_budget_org_daily)
+        TokenBudget(
+            user_daily=config.token_budget_user_daily,
+            org_daily=config.token_budget_org_daily,
+            reservation_seconds=config.token_budget_reservation_seconds,
+        )
         if config.token_budget_user_daily or config.token_budget_org_daily
         else None,
         StreamGuard(pii.filter if pii else None) if pii or config.retry.max_retries else None,

@@ -1,15 +1,19 @@
-"""Atomic token counters for the budgets: reserve-if-below-limit and add, as one operation each.
+"""Atomic token counters for the budgets: reserve-if-below-limit and settle, as one operation each.
+
+A counter is an ordinary store item, readable with the store API:
+`{"tokens": <settled>, "held": {<lease>: [<tokens>, <expires at, epoch seconds>]}}`. `tokens` is
+what providers reported; `held` are the reservations of calls in flight. What counts against the
+limit is `tokens` plus the holds that have not lapsed: a call whose server died before it settled
+(SIGKILL, an OOM kill) stops counting once its hold lapses, instead of for the rest of the day.
 
 Two implementations, chosen by the store the run has:
 
 - PostgreSQL (`AsyncPostgresStore`, the self-hosted and LangSmith-style deployments): one
-  `INSERT ... ON CONFLICT DO UPDATE ... WHERE tokens < limit RETURNING` statement on the store's
-  own `store` table, so every replica and every run sees one consistent counter;
+  `INSERT ... ON CONFLICT DO UPDATE ... WHERE <below limit> RETURNING` statement on the store's own
+  `store` table per operation, so every replica and every run sees one consistent counter;
 - any other store (the in-memory store of `langgraph dev`): read and write under an `asyncio.Lock`
   of the process. This is atomic only within ONE process (and its event loop), which is what
   `langgraph dev` is; several replicas need the PostgreSQL store.
-
-The counter is an ordinary store item `{"tokens": n}`, readable with the store API.
 """
 
 from __future__ import annotations
@@ -21,35 +25,61 @@ from langgraph.store.base import BaseStore
 
 _LOCKS: dict[int, asyncio.Lock] = {}  # one per event loop
 
-_RESERVE_SQL = """
+# The live holds of `store.value` at %(now)s, as an object, and their sum.
+_LIVE_HOLDS = (
+    "(SELECT jsonb_object_agg(hold.key, hold.value) FROM jsonb_each(COALESCE(store.value->'held', '{}'::jsonb)) hold"
+    " WHERE (hold.value->>1)::float8 > %(now)s::float8)"
+)
+_HELD = (
+    "(SELECT COALESCE(sum((hold.value->>0)::bigint), 0) FROM jsonb_each(COALESCE(store.value->'held', '{}'::jsonb))"
+    " hold WHERE (hold.value->>1)::float8 > %(now)s::float8)"
+)
+_SETTLED = "COALESCE((store.value->>'tokens')::bigint, 0)"
+_NEW_HOLD = "jsonb_build_object(%(lease)s::text, jsonb_build_array(%(tokens)s::bigint, %(expires)s::float8))"
+# Lapsed holds are dropped whenever a call is admitted, so `held` stays as small as the calls in flight.
+_RESERVE_SQL = f"""
+INSERT INTO store (prefix, key, value)
+VALUES (%(prefix)s, %(key)s, jsonb_build_object('tokens', 0, 'held', {_NEW_HOLD}))
+ON CONFLICT (prefix, key) DO UPDATE
+SET value = jsonb_build_object('tokens', {_SETTLED}, 'held', COALESCE({_LIVE_HOLDS}, '{{}}'::jsonb) || {_NEW_HOLD}),
+    updated_at = CURRENT_TIMESTAMP
+WHERE {_SETTLED} + {_HELD} < %(limit)s::bigint
+RETURNING {_SETTLED} + {_HELD} AS tokens
+"""
+_SETTLE_SQL = f"""
 INSERT INTO store (prefix, key, value) VALUES (%(prefix)s, %(key)s, jsonb_build_object('tokens', %(tokens)s::bigint))
 ON CONFLICT (prefix, key) DO UPDATE
-SET value = jsonb_set(
-        store.value, '{tokens}', to_jsonb(COALESCE((store.value->>'tokens')::bigint, 0) + %(tokens)s::bigint)
+SET value = jsonb_build_object(
+        'tokens', {_SETTLED} + %(tokens)s::bigint,
+        'held', COALESCE(store.value->'held', '{{}}'::jsonb) - %(lease)s::text
     ),
     updated_at = CURRENT_TIMESTAMP
-WHERE COALESCE((store.value->>'tokens')::bigint, 0) < %(limit)s::bigint
-RETURNING (value->>'tokens')::bigint AS tokens
+RETURNING {_SETTLED} AS tokens
 """
-_USED_SQL = (
-    "SELECT COALESCE((value->>'tokens')::bigint, 0) AS tokens FROM store WHERE prefix = %(prefix)s AND key = %(key)s"
-)
-_NO_LIMIT = 2**62
+_USED_SQL = f"SELECT {_SETTLED} + {_HELD} AS tokens FROM store WHERE prefix = %(prefix)s AND key = %(key)s"
 
 
 class TokenCounter(Protocol):
-    async def reserve(self, namespace: tuple[str, ...], key: str, tokens: int, limit: int) -> int | None:
-        """Add `tokens` if the count is below `limit`: the new count, or None (refused, nothing added)."""
+    async def reserve(
+        self, namespace: tuple[str, ...], key: str, lease: str, tokens: int, limit: int, *, now: float, expires: float
+    ) -> int | None:
+        """Hold `tokens` under `lease` until `expires` if the count at `now` is below `limit`: the new
+        count, or None (refused, nothing held)."""
 
-    async def add(self, namespace: tuple[str, ...], key: str, tokens: int) -> None:
-        """Add `tokens` (negative to release a reservation) whatever the count."""
+    async def settle(self, namespace: tuple[str, ...], key: str, lease: str, tokens: int) -> None:
+        """Drop the hold `lease` (if it has not lapsed) and add the `tokens` the call used."""
 
-    async def used(self, namespace: tuple[str, ...], key: str) -> int: ...
+    async def used(self, namespace: tuple[str, ...], key: str, now: float) -> int:
+        """Settled tokens plus the holds live at `now`."""
 
 
-async def _item_tokens(store: BaseStore, namespace: tuple[str, ...], key: str) -> int:
-    item = await store.aget(namespace, key)
-    return int(item.value.get("tokens", 0)) if item else 0
+def _live(value: dict[str, Any], now: float) -> dict[str, list[Any]]:
+    held: dict[str, list[Any]] = value.get("held") or {}
+    return {lease: hold for lease, hold in held.items() if float(hold[1]) > now}
+
+
+def _count(value: dict[str, Any], held: dict[str, list[Any]]) -> int:
+    return int(value.get("tokens", 0)) + sum(int(tokens) for tokens, _ in held.values())
 
 
 class LockedStoreCounter:
@@ -66,19 +96,32 @@ class LockedStoreCounter:
             lock = _LOCKS[loop] = asyncio.Lock()
         return lock
 
-    async def reserve(self, namespace: tuple[str, ...], key: str, tokens: int, limit: int) -> int | None:
+    async def _value(self, namespace: tuple[str, ...], key: str) -> dict[str, Any]:
+        item = await self.store.aget(namespace, key)
+        return dict(item.value) if item else {}
+
+    async def reserve(
+        self, namespace: tuple[str, ...], key: str, lease: str, tokens: int, limit: int, *, now: float, expires: float
+    ) -> int | None:
         async with self._lock():
-            used = await _item_tokens(self.store, namespace, key)
-            if used >= limit:
+            value = await self._value(namespace, key)
+            held = _live(value, now)
+            if _count(value, held) >= limit:
                 return None
-            await self.store.aput(namespace, key, {"tokens": used + tokens})
-            return used + tokens
+            held[lease] = [tokens, expires]
+            await self.store.aput(namespace, key, {"tokens": int(value.get("tokens", 0)), "held": held})
+            return _count(value, held)
 
-    async def add(self, namespace: tuple[str, ...], key: str, tokens: int) -> None:
-        await self.reserve(namespace, key, tokens, _NO_LIMIT)
+    async def settle(self, namespace: tuple[str, ...], key: str, lease: str, tokens: int) -> None:
+        async with self._lock():
+            value = await self._value(namespace, key)
+            held = dict(value.get("held") or {})
+            held.pop(lease, None)
+            await self.store.aput(namespace, key, {"tokens": int(value.get("tokens", 0)) + tokens, "held": held})
 
-    async def used(self, namespace: tuple[str, ...], key: str) -> int:
-        return await _item_tokens(self.store, namespace, key)
+    async def used(self, namespace: tuple[str, ...], key: str, now: float) -> int:
+        value = await self._value(namespace, key)
+        return _count(value, _live(value, now))
 
 
 class PostgresCounter:
@@ -93,14 +136,25 @@ class PostgresCounter:
             row = await cursor.fetchone()
         return None if row is None else int(row["tokens"])
 
-    async def reserve(self, namespace: tuple[str, ...], key: str, tokens: int, limit: int) -> int | None:
-        return await self._one(_RESERVE_SQL, prefix=".".join(namespace), key=key, tokens=tokens, limit=limit)
+    async def reserve(
+        self, namespace: tuple[str, ...], key: str, lease: str, tokens: int, limit: int, *, now: float, expires: float
+    ) -> int | None:
+        return await self._one(
+            _RESERVE_SQL,
+            prefix=".".join(namespace),
+            key=key,
+            lease=lease,
+            tokens=tokens,
+            limit=limit,
+            now=now,
+            expires=expires,
+        )
 
-    async def add(self, namespace: tuple[str, ...], key: str, tokens: int) -> None:
-        await self.reserve(namespace, key, tokens, _NO_LIMIT)
+    async def settle(self, namespace: tuple[str, ...], key: str, lease: str, tokens: int) -> None:
+        await self._one(_SETTLE_SQL, prefix=".".join(namespace), key=key, lease=lease, tokens=tokens)
 
-    async def used(self, namespace: tuple[str, ...], key: str) -> int:
-        return await self._one(_USED_SQL, prefix=".".join(namespace), key=key) or 0
+    async def used(self, namespace: tuple[str, ...], key: str, now: float) -> int:
+        return await self._one(_USED_SQL, prefix=".".join(namespace), key=key, now=now) or 0
 
 
 def counter_for(store: BaseStore) -> TokenCounter:

@@ -5,22 +5,27 @@ namespace `(org, "budgets", <UTC day>)`: key `user:<user>` and key `org`.
 
 Reserve, then settle, each one atomic operation (`budget_counters`: SQL on PostgreSQL, a process
 lock on the in-memory store): before a model call, the call's estimated tokens (its prompt,
-approximately, plus `OUTPUT_RESERVE`) are added to each counter, but only while the counter is
+approximately, plus `OUTPUT_RESERVE`) are held on each counter, but only while the counter is
 below its limit; otherwise the call is refused BEFORE it reaches the provider and the run ends
-with a message that says which budget and when it resets. After the call, the reservation is
-replaced by the tokens the provider reported (or released if the call failed).
+with a message that says which budget and when it resets. After the call, the hold is replaced by
+the tokens the provider reported (or dropped if the call failed).
 
 So concurrent runs cannot all pass a nearly spent budget: a call is admitted only while the
-settled tokens plus the reservations of the calls in flight are below the limit. The day's spend
+settled tokens plus the holds of the calls in flight are below the limit. The day's spend
 can exceed the limit by at most one admitted call's overshoot (what the last call admitted below
 the limit used beyond it), plus what calls in flight use beyond their estimates. While calls are
-in flight, others may be refused early (their reservations count); the message says so.
-A reservation whose run dies before settling stays counted for the day (it errs towards refusing).
+in flight, others may be refused early (their holds count); the message says so.
+A hold lapses `TOKEN_BUDGET_RESERVATION_SECONDS` after the call started: a call whose server died
+before it settled stops counting then (it used to count until the day ended). A call still running
+after that no longer holds its estimate (others may be admitted meanwhile); it is charged what it
+used when it ends, as every call is.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import time
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -67,10 +72,11 @@ def tokens_of(response: ModelResponse[Any]) -> int:
 
 
 class TokenBudget(AgentMiddleware[Any, Any, Any]):
-    def __init__(self, *, user_daily: int, org_daily: int) -> None:
+    def __init__(self, *, user_daily: int, org_daily: int, reservation_seconds: float) -> None:
         super().__init__()
         self.user_daily = user_daily
         self.org_daily = org_daily
+        self.reservation_seconds = reservation_seconds
 
     @property
     def name(self) -> str:
@@ -98,20 +104,23 @@ class TokenBudget(AgentMiddleware[Any, Any, Any]):
         day = today()
         namespace = budget_namespace(identity, day)
         reserve = estimated_tokens(request)
+        lease = uuid.uuid4().hex
+        now = time.time()
+        expires = now + self.reservation_seconds
         reserved: list[str] = []
         for scope, key, limit in self._limits(identity):
-            if await counter.reserve(namespace, key, reserve, limit) is None:
-                for earlier in reserved:  # release what this call reserved on the other budget
-                    await counter.add(namespace, earlier, -reserve)
-                return self._refusal(request, scope, await counter.used(namespace, key), limit, day)
+            if await counter.reserve(namespace, key, lease, reserve, limit, now=now, expires=expires) is None:
+                for earlier in reserved:  # drop what this call held on the other budget
+                    await counter.settle(namespace, earlier, lease, 0)
+                return self._refusal(request, scope, await counter.used(namespace, key, now), limit, day)
             reserved.append(key)
         tokens = 0
         try:
             response = await handler(request)
             tokens = tokens_of(response)
-        finally:  # settle: the reservation becomes what the call used (nothing, if it failed)
+        finally:  # settle: the hold becomes what the call used (nothing, if it failed)
             for key in reserved:
-                await counter.add(namespace, key, tokens - reserve)
+                await counter.settle(namespace, key, lease, tokens)
         return response
 
     @staticmethod

@@ -67,6 +67,7 @@ class GuardrailConfig:
     pii: tuple[tuple[str, PIIStrategy], ...]  # (type, strategy) for types that are not "off", in apply order
     token_budget_user_daily: int
     token_budget_org_daily: int
+    token_budget_reservation_seconds: float
 
 
 def _pick(override: int | None, default: int) -> int:
@@ -102,4 +103,5 @@ def resolve_config(settings: Settings, overrides: GuardrailOverrides | None = No
         pii=tuple(pii),
         token_budget_user_daily=settings.guardrails.token_budget_user_daily,
         token_budget_org_daily=settings.guardrails.token_budget_org_daily,
+        token_budget_reservation_seconds=settings.guardrails.token_budget_reservation_seconds,
     )

@@ -235,7 +235,7 @@ async def test_offline_model_stops_at_the_model_call_limit() -> None:
 
 async def test_budgets_are_per_user_and_per_org_in_the_store() -> None:
     store = InMemoryStore()
-    budget = TokenBudget(user_daily=1, org_daily=10**9)
+    budget = TokenBudget(user_daily=1, org_daily=10**9, reservation_seconds=900)
     agent = create_deep_agent(
         model=OfflineChatModel(), middleware=[budget], backend=build_backend(mounts_for(("memories",)))
     )
