@@ -130,31 +130,23 @@ class PostgresCounter:
     def __init__(self, store: Any) -> None:
         self.store = store  # an AsyncPostgresStore
 
-    async def _one(self, sql: str, **params: Any) -> int | None:
+    async def _one(self, sql: str, namespace: tuple[str, ...], key: str, **params: Any) -> int | None:
         async with self.store._cursor() as cursor:  # the store's own connection handling
-            await cursor.execute(sql, params)
+            await cursor.execute(sql, {"prefix": ".".join(namespace), "key": key, **params})
             row = await cursor.fetchone()
         return None if row is None else int(row["tokens"])
 
     async def reserve(
         self, namespace: tuple[str, ...], key: str, lease: str, tokens: int, limit: int, *, now: float, expires: float
     ) -> int | None:
-        return await self._one(
-            _RESERVE_SQL,
-            prefix=".".join(namespace),
-            key=key,
-            lease=lease,
-            tokens=tokens,
-            limit=limit,
-            now=now,
-            expires=expires,
-        )
+        held = {"lease": lease, "tokens": tokens, "expires": expires}
+        return await self._one(_RESERVE_SQL, namespace, key, limit=limit, now=now, **held)
 
     async def settle(self, namespace: tuple[str, ...], key: str, lease: str, tokens: int) -> None:
-        await self._one(_SETTLE_SQL, prefix=".".join(namespace), key=key, lease=lease, tokens=tokens)
+        await self._one(_SETTLE_SQL, namespace, key, lease=lease, tokens=tokens)
 
     async def used(self, namespace: tuple[str, ...], key: str, now: float) -> int:
-        return await self._one(_USED_SQL, prefix=".".join(namespace), key=key, now=now) or 0
+        return await self._one(_USED_SQL, namespace, key, now=now) or 0
 
 
 def counter_for(store: BaseStore) -> TokenCounter:
