@@ -355,3 +355,7 @@ async def test_a_user_over_the_daily_budget_is_refused_before_the_model(
     days = await client.store.list_namespaces(prefix=["local", "budgets"])
     item = await client.store.get_item(days["namespaces"][0], "user:local")
     assert item is not None and item["value"]["tokens"] >= 40
+    # the runbook's reset (docs/operations.md, Token budgets): an admin overwrites the day's counter
+    await client.store.put_item(days["namespaces"][0], "user:local", {"tokens": 0})
+    thread_id, run, events = await _run(client, "hello again")
+    assert last_ai_text(await client.threads.get_state(thread_id)) == "within budget"
