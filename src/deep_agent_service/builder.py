@@ -20,6 +20,7 @@ from deep_agent_service.guardrails.assembly import guardrail_middleware
 from deep_agent_service.guardrails.pii import PIIGuard
 from deep_agent_service.guardrails.state_writes import guard_state_updates, memory_filter
 from deep_agent_service.guardrails.subagents import SubagentDelegation, subagent_specs
+from deep_agent_service.guardrails.summaries import summarization_middleware
 from deep_agent_service.memory.middleware import ReadOnlyMountGuard, SeedOnceMiddleware, load_seed
 from deep_agent_service.memory.mounts import (
     Mount,
@@ -82,19 +83,26 @@ def build_agent(settings: AssistantSettings) -> CompiledStateGraph[Any, Any, Any
         # sandbox file sync last
         *sandbox.middleware,
     ]
+    backend = build_backend(mounts, default=sandbox.default, stores=stores)
+    specs = subagent_specs(
+        [subagent_middleware], skills=skills, configured=[subagent.spec() for subagent in settings.subagents]
+    )
+    for spec in specs:  # each summarises with its own model, through the guardrails (replacing deepagents')
+        own_model = spec.get("model", model)
+        spec_model = chat_model(own_model) if isinstance(own_model, str) else own_model
+        spec["middleware"] = [summarization_middleware(spec_model, backend, guardrails), *spec.get("middleware", [])]
     agent = create_deep_agent(
         model=model,
         system_prompt=system_prompt(settings),
-        backend=build_backend(mounts, default=sandbox.default, stores=stores),
-        # one middleware: one graph node per hook kind instead of one per hook (see middleware_fusion)
-        middleware=[fuse("DeepAgentService", middleware)],
+        backend=backend,
+        # one middleware: one graph node per hook kind instead of one per hook (see middleware_fusion);
+        # the summaries' middleware replaces deepagents' default, in its place
+        middleware=[summarization_middleware(model, backend, guardrails), fuse("DeepAgentService", middleware)],
         # No deepagents `permissions=`: a read-only mount is refused by ReadOnlyMountGuard (first, with
         # the rule's reason) and by the mount's store backend (whoever calls: tools, subagents, sandbox
         # write-back). deepagents' rules would add a third check that nothing reaches, and re-check
         # every entry of every listing (`ls` of 1,000 memory files: 1.38x the bare agent's run).
-        subagents=subagent_specs(
-            [subagent_middleware], skills=skills, configured=[subagent.spec() for subagent in settings.subagents]
-        ),
+        subagents=specs,
         skills=skills,
         interrupt_on={tool: dict(APPROVAL) for tool in settings.interrupt_on} or None,  # type: ignore[misc]
         name="deep-agent",

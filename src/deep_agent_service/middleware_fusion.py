@@ -165,6 +165,11 @@ def _calling(chain: Callable[..., Awaitable[Any]] | None) -> Callable[..., Await
     return wrap
 
 
+def model_call_wrappers(parts: Sequence[AgentMiddleware[Any, Any, Any]]) -> list[Callable[..., Awaitable[Any]]]:
+    """The `awrap_model_call` hooks of `parts` (first = outermost), for `chain_async_model_call_handlers`."""
+    return [p.awrap_model_call for p in parts if _overrides(p, "awrap_model_call")]
+
+
 def fuse(name: str, parts: Sequence[AgentMiddleware[Any, Any, Any]]) -> AgentMiddleware[Any, Any, Any]:
     """One middleware equivalent to `parts` (first = outermost) placed side by side in a stack."""
     for part in parts:
@@ -176,7 +181,7 @@ def fuse(name: str, parts: Sequence[AgentMiddleware[Any, Any, Any]]) -> AgentMid
         if _hooks(parts, hook):
             namespace[f"a{hook}"] = _state_hook(parts, hook)
     model_hooks = _model_hooks(parts)
-    model_wrappers = [p.awrap_model_call for p in parts if _overrides(p, "awrap_model_call")]
+    model_wrappers = model_call_wrappers(parts)
     if model_wrappers or model_hooks:
         layers = [model_hooks, *model_wrappers] if model_hooks else model_wrappers
         namespace["awrap_model_call"] = _calling(chain_async_model_call_handlers(layers))

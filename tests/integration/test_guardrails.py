@@ -57,16 +57,7 @@ def guarded_server(provider: FaultProvider, tmp_path_factory: pytest.TempPathFac
 @pytest.fixture(scope="module")
 def fallback_server(provider: FaultProvider, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
     """Primary: an Anthropic endpoint where nothing listens; fallback: the fault provider."""
-    env = {
-        "MODEL": "anthropic:claude-primary",
-        "ANTHROPIC_API_KEY": "test-key",
-        "ANTHROPIC_BASE_URL": FaultProvider.dead_url().removesuffix("/v1"),
-        "FALLBACK_MODELS": "openai:fault-model",
-        "OPENAI_API_KEY": "test-key",
-        "OPENAI_BASE_URL": provider.base_url,
-        "MODEL_RETRY_INITIAL_DELAY": "0.1",
-        "TOKEN_BUDGET_USER_DAILY": "40",
-    }
+    env = {**provider.as_fallback_env(), "TOKEN_BUDGET_USER_DAILY": "40"}
     with serving(Path(tmp_path_factory.mktemp("fallback")), env) as running:
         yield running
 

@@ -121,6 +121,19 @@ class FaultProvider:
         """A base URL whose port has nothing listening: every request is refused."""
         return f"http://127.0.0.1:{free_port()}/v1"
 
+    def as_fallback_env(self) -> dict[str, str]:
+        """Server env whose primary is an Anthropic endpoint where nothing listens (every call is
+        refused) and whose fallback model is this provider."""
+        return {
+            "MODEL": "anthropic:claude-primary",
+            "ANTHROPIC_API_KEY": "test-key",
+            "ANTHROPIC_BASE_URL": self.dead_url().removesuffix("/v1"),
+            "FALLBACK_MODELS": f"openai:{self.model_name}",
+            "OPENAI_API_KEY": "test-key",
+            "OPENAI_BASE_URL": self.base_url,
+            "MODEL_RETRY_INITIAL_DELAY": "0.1",
+        }
+
     def script(self, *steps: Step) -> None:
         with self._lock:
             self._queue.extend(steps)

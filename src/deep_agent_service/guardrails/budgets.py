@@ -31,9 +31,10 @@ from typing import Any
 
 from langchain.agents.middleware import AgentMiddleware
 from langchain.agents.middleware.types import ModelRequest, ModelResponse
-from langchain_core.messages import AIMessage
+from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.messages.utils import count_tokens_approximately
 
+from deep_agent_service.errors import ServiceError
 from deep_agent_service.guardrails.budget_counters import counter_for
 from deep_agent_service.guardrails.events import report_trip
 from deep_agent_service.tenancy.identity import RunIdentity, encode_part, identity_from_runtime
@@ -41,6 +42,19 @@ from deep_agent_service.tenancy.identity import RunIdentity, encode_part, identi
 BUDGETS = "budgets"
 ORG_KEY = "org"
 OUTPUT_RESERVE = 256  # tokens reserved for the reply, on top of the prompt
+REFUSED_BY = "refused_by"  # in the refusal's `response_metadata`: which guardrail answered instead of the model
+
+
+class BudgetExhaustedError(ServiceError, ValueError):
+    """A call that cannot end the run with a message (a conversation summary) was refused by a budget.
+
+    A `ValueError` too, so the server shows the budget's message to the client.
+    """
+
+
+def refused_by_budget(message: BaseMessage) -> bool:
+    """Whether `message` is a budget's refusal rather than a model's reply."""
+    return message.response_metadata.get(REFUSED_BY) == "token_budget"
 
 
 def today() -> str:
@@ -132,4 +146,4 @@ class TokenBudget(AgentMiddleware[Any, Any, Any]):
             f"Stopped: {whose} daily token budget is used up ({used}/{limit} tokens on {day} UTC, counting "
             f"calls in progress, {variable}). It resets at midnight UTC; ask an administrator to raise it sooner."
         )
-        return ModelResponse(result=[AIMessage(content=text)])
+        return ModelResponse(result=[AIMessage(content=text, response_metadata={REFUSED_BY: "token_budget"})])
