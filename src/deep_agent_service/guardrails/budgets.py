@@ -18,7 +18,8 @@ in flight, others may be refused early (their holds count); the message says so.
 A hold lapses `TOKEN_BUDGET_RESERVATION_SECONDS` after the call started: a call whose server died
 before it settled stops counting then (it used to count until the day ended). A call still running
 after that no longer holds its estimate (others may be admitted meanwhile); it is charged what it
-used when it ends, as every call is.
+used when it ends, as every call is. A store that fails at that moment does not fail the answered
+call: its hold counts until it lapses, and its tokens are reported, not counted (`not_charged`).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.messages.utils import count_tokens_approximately
 
 from deep_agent_service.errors import ServiceError
-from deep_agent_service.guardrails.budget_counters import counter_for
+from deep_agent_service.guardrails.budget_counters import TokenCounter, counter_for
 from deep_agent_service.guardrails.events import report_trip
 from deep_agent_service.tenancy.identity import RunIdentity, encode_part, identity_from_runtime
 
@@ -133,9 +134,24 @@ class TokenBudget(AgentMiddleware[Any, Any, Any]):
             response = await handler(request)
             tokens = tokens_of(response)
         finally:  # settle: the hold becomes what the call used (nothing, if it failed)
-            for key in reserved:
-                await counter.settle(namespace, key, lease, tokens)
+            await self._settle(request.runtime, counter, namespace, reserved, lease=lease, tokens=tokens)
         return response
+
+    @staticmethod
+    async def _settle(
+        runtime: Any, counter: TokenCounter, namespace: tuple[str, ...], keys: list[str], *, lease: str, tokens: int
+    ) -> None:
+        """Charge `tokens` to each counter; a store that fails here does not fail the call.
+
+        The provider has answered (and charged) by now: failing the run would lose the answer
+        without un-spending it, and a fallback model would be called on top. The hold then counts
+        until it lapses, and the call's tokens are reported (the trip and the log) but not counted.
+        """
+        for key in keys:
+            try:
+                await counter.settle(namespace, key, lease, tokens)
+            except Exception as error:  # whatever the store raises: psycopg, pool timeouts, OSError
+                report_trip(runtime, "budget", "not_charged", counter=key, tokens=tokens, error=type(error).__name__)
 
     @staticmethod
     def _refusal(request: ModelRequest[Any], scope: str, used: int, limit: int, day: str) -> ModelResponse[Any]:

@@ -15,6 +15,8 @@ import pytest
 from deepagents import create_deep_agent
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from langchain.agents import create_agent
+from langchain.agents.middleware import AgentMiddleware
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.store.memory import InMemoryStore
 
@@ -22,6 +24,7 @@ from deep_agent_service.assistant_settings import AssistantSettings
 from deep_agent_service.builder import build_agent
 from deep_agent_service.errors import ConfigurationError
 from deep_agent_service.guardrails.assembly import middleware_for
+from deep_agent_service.guardrails.budget_counters import LockedStoreCounter
 from deep_agent_service.guardrails.budgets import ORG_KEY, TokenBudget, budget_namespace, today
 from deep_agent_service.guardrails.config import GuardrailOverrides, RetryPolicy, resolve_config
 from deep_agent_service.guardrails.pii import PIIFilter, PIIGuard
@@ -231,6 +234,45 @@ async def test_offline_model_stops_at_the_model_call_limit() -> None:
     graph = build_agent(settings).copy(update={"store": InMemoryStore(), "checkpointer": InMemorySaver()})
     reply = await _say(graph, "remember tea", ALICE, "t1")  # needs read + write + confirm = 3 calls
     assert "limit of 1 model calls" in reply
+
+
+class _WritesFailFromNowOn(InMemoryStore):
+    """The store goes down for writes while a model call is in flight (its settle fails)."""
+
+    failing = False
+
+    async def abatch(self, ops: Any) -> Any:
+        ops = list(ops)
+        if self.failing and any(type(op).__name__ == "PutOp" for op in ops):
+            raise ConnectionError("connection to the store was reset")
+        return await super().abatch(ops)
+
+
+class _StoreGoesDownDuringTheCall(AgentMiddleware[Any, Any, Any]):
+    def __init__(self, store: _WritesFailFromNowOn) -> None:
+        super().__init__()
+        self.store = store
+
+    async def awrap_model_call(self, request: Any, handler: Any) -> Any:
+        self.store.failing = True
+        return await handler(request)
+
+
+async def test_an_answer_the_budget_cannot_charge_is_kept_and_its_hold_lapses() -> None:
+    """The provider has answered (and charged) when the settle fails: failing the run would lose
+    the answer without un-spending it, and a fallback would call a second model. The answer is
+    kept, the trip reported; the call's hold counts until it lapses."""
+    store = _WritesFailFromNowOn()
+    budget = TokenBudget(user_daily=10**9, org_daily=0, reservation_seconds=900)
+    agent = create_agent(model=OfflineChatModel(), middleware=[budget, _StoreGoesDownDuringTheCall(store)])
+    graph = agent.copy(update={"store": store, "checkpointer": InMemorySaver()})
+
+    assert "offline model" in await _say(graph, "hi", ALICE, "unsettled")
+    store.failing = False
+    counter, namespace = LockedStoreCounter(store), budget_namespace(RunIdentity(org="acme", user="alice"), today())
+    held = await counter.used(namespace, "user:alice", now=time.time())
+    assert held > 0, "the call's estimate stays held"
+    assert await counter.used(namespace, "user:alice", now=time.time() + 901) == 0
 
 
 async def test_budgets_are_per_user_and_per_org_in_the_store() -> None:
