@@ -388,6 +388,15 @@ def limits_prologue(limits: Limits) -> str:
     return "; ".join(f"ulimit -HS{flag} {value}" for flag, value in values.items())
 
 
+def filesystem_used(path: Path) -> int | None:
+    """Bytes in use on the filesystem holding `path` (every box on it, and anything else), or None."""
+    try:
+        stats = os.statvfs(path)
+    except OSError:
+        return None
+    return (stats.f_blocks - stats.f_bfree) * stats.f_frsize
+
+
 def disk_usage(path: Path, stop_above: int | None = None) -> int:
     """Bytes under `path` (no symlinks followed); stops counting once above `stop_above`.
 
@@ -461,25 +470,34 @@ class DiskClock:
     A box can so go over its cap by what one poll interval of writing puts on disk, the bound a
     single long command already has; then it is flagged full and measured before and after every
     command until files go. A box this process has not measured yet is measured after its command.
+    So is one whose filesystem's used space (`statvfs`, a microsecond) grew since that measurement by
+    more than the box's headroom then: a fast writer (128 MB in 0.08 s, well inside one poll
+    interval) is caught by the command that wrote it, not a few commands later. Other boxes' writes
+    on the same filesystem can only make a box measured sooner.
     """
 
     def __init__(self, boxes: int = 4096) -> None:
         self._boxes = boxes
-        self._unmeasured: OrderedDict[Path, tuple[float, float]] = OrderedDict()  # (seconds, interval)
+        # since the box's last measurement: (command seconds, poll interval, bytes left under its cap,
+        # the filesystem's used bytes)
+        self._unmeasured: OrderedDict[Path, tuple[float, float, int, int | None]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def due(self, workspace: Path, seconds: float) -> bool:
-        """Whether to measure after a command of `seconds`; if not, those seconds are counted."""
+    def due(self, workspace: Path, seconds: float, used: int | None) -> bool:
+        """Whether to measure after a command of `seconds`, the filesystem now holding `used` bytes
+        (None: unknown); if not, those seconds are counted."""
         with self._lock:
             entry = self._unmeasured.get(workspace)
-            if entry is None or entry[0] + seconds >= entry[1]:
+            if entry is None or entry[0] + seconds >= entry[1] or used is None or entry[3] is None:
                 return True
-            self._unmeasured[workspace] = (entry[0] + seconds, entry[1])
+            if used - entry[3] > entry[2]:  # the filesystem grew by more than the box's headroom
+                return True
+            self._unmeasured[workspace] = (entry[0] + seconds, entry[1], entry[2], entry[3])
             return False
 
-    def measured(self, workspace: Path, took: float) -> None:
+    def measured(self, workspace: Path, took: float, headroom: int, used: int | None) -> None:
         with self._lock:
-            self._unmeasured[workspace] = (0.0, poll_interval(took))
+            self._unmeasured[workspace] = (0.0, poll_interval(took), headroom, used)
             self._unmeasured.move_to_end(workspace)
             while len(self._unmeasured) > self._boxes:  # forgotten: measured after its next command
                 self._unmeasured.popitem(last=False)
@@ -556,19 +574,20 @@ class CommandJob:
 
     def _over_disk(self) -> bool:
         began = time.monotonic()
-        over = disk_usage(self.workspace, self.disk_cap) > self.disk_cap
+        usage = disk_usage(self.workspace, self.disk_cap)
         if self.disk_clock is not None:
-            self.disk_clock.measured(self.workspace, time.monotonic() - began)
-        return over
+            took = time.monotonic() - began
+            self.disk_clock.measured(self.workspace, took, self.disk_cap - usage, filesystem_used(self.workspace))
+        return usage > self.disk_cap
 
     def _measure_after(self, over_disk: bool) -> bool:
         """Whether to walk the workspace after the command: not when the poll already caught it, or
         when `disk_clock` says it is not due yet (it then counts this command's time)."""
-        return not over_disk and (
-            self.disk_clock is None
-            or self._was_full
-            or self.disk_clock.due(self.workspace, time.monotonic() - self._started)
-        )
+        if over_disk:
+            return False
+        if self.disk_clock is None or self._was_full:
+            return True
+        return self.disk_clock.due(self.workspace, time.monotonic() - self._started, filesystem_used(self.workspace))
 
     def _checked_after(self, over_disk: bool, measure: bool | None = None) -> bool:
         """The disk cap after the command (`measure`: `_measure_after`'s answer); flags a full box."""

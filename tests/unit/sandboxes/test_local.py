@@ -227,6 +227,21 @@ async def test_quick_writers_are_caught_once_a_poll_interval_of_commands_ran(pro
     assert (await box.aexecute("echo freed > /ok; cat /ok")).output == "freed\n"
 
 
+async def test_a_fast_writer_is_caught_by_the_command_that_wrote_it(provider: LocalProvider) -> None:
+    """Past the cap in one command quicker than a poll interval (60 MB in a few tens of ms, right
+    after a measurement): the filesystem's used space grew by more than the box's headroom, so that
+    command's result reports the cap and the next one cannot grow the box."""
+    box = (await provider.get_or_create("fast", {}, 3600)).sandbox
+    assert isinstance(box, LocalSandbox)
+    await box.aexecute("true")  # measured now: by time alone, the next check is a poll interval away
+    fast = await box.aexecute("for i in 1 2 3 4; do head -c 15000000 /dev/zero > /w$i & done; wait")
+    assert "disk cap" in fast.output, fast.output
+    full = disk_usage(box.workspace)
+    more = await box.aexecute("head -c 4000000 /dev/zero > /more")
+    assert "File size limit exceeded" in more.output and disk_usage(box.workspace) <= full + 4096, more.output
+    await box.aexecute("rm -f /w* /more")
+
+
 async def test_a_full_box_stays_limited_for_every_handle_until_cleaned(provider: LocalProvider) -> None:
     """A box found over its cap is flagged (`<box>/full`): later commands, from any handle or process,
     run with `ulimit -f 0` without measuring first; once files are gone the next command lifts it."""
