@@ -388,10 +388,11 @@ def limits_prologue(limits: Limits) -> str:
     return "; ".join(f"ulimit -HS{flag} {value}" for flag, value in values.items())
 
 
-def filesystem_used(path: Path) -> int | None:
-    """Bytes in use on the filesystem holding `path` (every box on it, and anything else), or None."""
+def filesystem_used(where: Path | int) -> int | None:
+    """Bytes in use on the filesystem holding `where` (a path, or an open file descriptor: no path
+    lookup, so it does not block an event loop), every box on it and anything else; None if unknown."""
     try:
-        stats = os.statvfs(path)
+        stats = os.fstatvfs(where) if isinstance(where, int) else os.statvfs(where)
     except OSError:
         return None
     return (stats.f_blocks - stats.f_bfree) * stats.f_frsize
@@ -531,6 +532,7 @@ class CommandJob:
         output_bytes: int | None = None,
         full_flag: Path | None = None,
         disk_clock: DiskClock | None = None,
+        lock_fd: int | None = None,
     ) -> None:
         self.command = command
         self.limits = limits
@@ -546,6 +548,8 @@ class CommandJob:
         self.full_flag = full_flag
         # None: measure the workspace after every command (no place to remember when it last was)
         self.disk_clock = disk_clock if full_flag is not None else None
+        # the box's lock, open while the command runs: its filesystem's usage is read through it
+        self._filesystem: Path | int = lock_fd if lock_fd is not None else workspace
         self._started = time.monotonic()
         self._was_full = False
         self.stdin = stdin
@@ -577,7 +581,7 @@ class CommandJob:
         usage = disk_usage(self.workspace, self.disk_cap)
         if self.disk_clock is not None:
             took = time.monotonic() - began
-            self.disk_clock.measured(self.workspace, took, self.disk_cap - usage, filesystem_used(self.workspace))
+            self.disk_clock.measured(self.workspace, took, self.disk_cap - usage, filesystem_used(self._filesystem))
         return usage > self.disk_cap
 
     def _measure_after(self, over_disk: bool) -> bool:
@@ -587,7 +591,7 @@ class CommandJob:
             return False
         if self.disk_clock is None or self._was_full:
             return True
-        return self.disk_clock.due(self.workspace, time.monotonic() - self._started, filesystem_used(self.workspace))
+        return self.disk_clock.due(self.workspace, time.monotonic() - self._started, filesystem_used(self._filesystem))
 
     def _checked_after(self, over_disk: bool, measure: bool | None = None) -> bool:
         """The disk cap after the command (`measure`: `_measure_after`'s answer); flags a full box."""

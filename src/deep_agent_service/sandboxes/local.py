@@ -242,7 +242,7 @@ class LocalSandbox(BaseSandbox):
             os.utime(fd)
         os.close(fd)
 
-    def _job(self, command: str, *, timeout: float, stdin: bytes | None, output: int | None) -> CommandJob:
+    def _job(self, command: str, *, timeout: float, stdin: bytes | None, output: int | None, lock: int) -> CommandJob:
         """The command's job: on the box's warm init when there is one (warm.py), else a fresh bubblewrap."""
         if self._warm is not None:
             return WarmJob(
@@ -256,6 +256,7 @@ class LocalSandbox(BaseSandbox):
                 output_bytes=output,
                 full_flag=self._paths.full,
                 disk_clock=self._disk_clock,
+                lock_fd=lock,
             )
         return CommandJob(
             self._paths.workspace,
@@ -267,6 +268,7 @@ class LocalSandbox(BaseSandbox):
             output_bytes=output,
             full_flag=self._paths.full,
             disk_clock=self._disk_clock,
+            lock_fd=lock,
         )
 
     async def _run(
@@ -282,7 +284,7 @@ class LocalSandbox(BaseSandbox):
         if self._warm is not None and stdin is None and self._root_ready:
             fd = self._entered()  # no root to prepare: the lock's few syscalls, on the loop
             try:
-                job = self._job(command, timeout=timeout, stdin=None, output=output)
+                job = self._job(command, timeout=timeout, stdin=None, output=output, lock=fd)
                 result = await job.arun() if isinstance(job, WarmJob) else None
             finally:
                 self._leave(fd)
@@ -295,7 +297,7 @@ class LocalSandbox(BaseSandbox):
             fd = self._entered()
             try:
                 for attempt in range(2):
-                    job = self._job(command, timeout=timeout, stdin=stdin, output=output)
+                    job = self._job(command, timeout=timeout, stdin=stdin, output=output, lock=fd)
                     jobs.append(job)
                     if stop.is_set():
                         job.kill()

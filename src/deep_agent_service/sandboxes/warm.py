@@ -337,9 +337,10 @@ class WarmJob(CommandJob):
                     os.close(fd)
         if exit_code is None and not timed_out:
             self.pool.discard(self.key, init, wait=False)  # the helper died or hung: the next command restarts it
-        # `statvfs` (is the box's filesystem fuller by more than its headroom?), walking the workspace
-        # and flagging it full are file-system calls: a worker thread, not the event loop
-        over_disk = await asyncio.to_thread(self._checked_after, over_disk)
+        # deciding reads the box's filesystem through its open lock (`fstatvfs`, no path lookup)
+        measure = self._measure_after(over_disk)
+        if measure or over_disk:  # walking the workspace, or flagging it full, blocks: a worker thread
+            over_disk = await asyncio.to_thread(self._checked_after, over_disk, measure)
         return RunResult.of(pumped, exit_code, over_disk)
 
     async def _reaped(self, init: WarmInit, out: int, replies: _Replies) -> None:
