@@ -25,15 +25,12 @@ from langgraph.store.base import BaseStore
 
 _LOCKS: dict[int, asyncio.Lock] = {}  # one per event loop
 
-# The live holds of `store.value` at %(now)s, as an object, and their sum.
-_LIVE_HOLDS = (
-    "(SELECT jsonb_object_agg(hold.key, hold.value) FROM jsonb_each(COALESCE(store.value->'held', '{}'::jsonb)) hold"
-    " WHERE (hold.value->>1)::float8 > %(now)s::float8)"
+# The holds of `store.value` still live at %(now)s: as an object, and their sum.
+_LIVE = (
+    "FROM jsonb_each(COALESCE(store.value->'held', '{}'::jsonb)) hold WHERE (hold.value->>1)::float8 > %(now)s::float8"
 )
-_HELD = (
-    "(SELECT COALESCE(sum((hold.value->>0)::bigint), 0) FROM jsonb_each(COALESCE(store.value->'held', '{}'::jsonb))"
-    " hold WHERE (hold.value->>1)::float8 > %(now)s::float8)"
-)
+_LIVE_HOLDS = f"(SELECT jsonb_object_agg(hold.key, hold.value) {_LIVE})"
+_HELD = f"(SELECT COALESCE(sum((hold.value->>0)::bigint), 0) {_LIVE})"
 _SETTLED = "COALESCE((store.value->>'tokens')::bigint, 0)"
 _NEW_HOLD = "jsonb_build_object(%(lease)s::text, jsonb_build_array(%(tokens)s::bigint, %(expires)s::float8))"
 # Lapsed holds are dropped whenever a call is admitted, so `held` stays as small as the calls in flight.

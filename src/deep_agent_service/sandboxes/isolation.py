@@ -471,10 +471,10 @@ class DiskClock:
     A box can so go over its cap by what one poll interval of writing puts on disk, the bound a
     single long command already has; then it is flagged full and measured before and after every
     command until files go. A box this process has not measured yet is measured after its command.
-    So is one whose filesystem's used space (`statvfs`, a microsecond) grew since that measurement by
-    more than the box's headroom then: a fast writer (128 MB in 0.08 s, well inside one poll
-    interval) is caught by the command that wrote it, not a few commands later. Other boxes' writes
-    on the same filesystem can only make a box measured sooner.
+    So is one whose filesystem's used space (`fstatvfs` through the box's open lock, a microsecond)
+    grew since that measurement by more than the box's headroom then: a fast writer (128 MB in
+    0.08 s, well inside one poll interval) is caught by the command that wrote it, not a few
+    commands later. Other boxes' writes on the same filesystem can only make a box measured sooner.
     """
 
     def __init__(self, boxes: int = 4096) -> None:
@@ -493,7 +493,7 @@ class DiskClock:
                 return True
             if used - entry[3] > entry[2]:  # the filesystem grew by more than the box's headroom
                 return True
-            self._unmeasured[workspace] = (entry[0] + seconds, entry[1], entry[2], entry[3])
+            self._unmeasured[workspace] = (entry[0] + seconds, *entry[1:])
             return False
 
     def measured(self, workspace: Path, took: float, headroom: int, used: int | None) -> None:
