@@ -101,19 +101,31 @@ async def test_the_summary_call_falls_back_is_charged_and_its_reply_is_filtered(
     assert len(fallbacks) >= 2, "the summary call and the answer each fell back from the dead primary"
 
 
-async def test_a_summary_the_budget_refuses_never_reaches_a_model_and_leaves_the_conversation_as_it_was(
+async def test_a_summary_the_budget_refuses_ends_the_run_like_any_refused_call(
     server: DevServer, provider: FaultProvider
 ) -> None:
+    """No model is asked, the conversation is left as it was, and the user reads why, as a reply.
+
+    An agent's own refused call ends the run with the budget's message as its last reply; a refused
+    summary used to fail the run instead (an `error` event, a failed run in the UI).
+    """
     provider.reset(default=_summary_then_answer)
     client = connect(url=server.url)
     await _set_budget_tokens(client, BUDGET)  # the day's budget is spent
     try:
         thread = await client.threads.create()
-        errors = [data for event, data in await _long_run(client, thread["thread_id"]) if event == "error"]
-        assert errors and "daily token budget is used up" in errors[0]["message"], errors
+        events = await _long_run(client, thread["thread_id"])
+        assert not [data for event, data in events if event == "error"], "a refused summary failed the run"
         assert provider.requests == [], "a refused summary must not reach any model"
+        trips = [data for event, data in events if event == "custom" and data.get("guardrail") == "budget"]
+        assert trips and trips[0]["action"] == "exhausted", trips
         state = await client.threads.get_state(thread["thread_id"])
+        reply = last_ai_text(state)
+        assert "daily token budget is used up" in reply and "TOKEN_BUDGET_USER_DAILY" in reply, reply
         assert "_summarization_event" not in json.dumps(state["values"])
-        assert [m["type"] for m in state["values"]["messages"]] == ["human"] * PARTS  # nothing summarised away
+        # nothing summarised away: the user's parts, then the refusal
+        assert [m["type"] for m in state["values"]["messages"]] == ["human"] * PARTS + ["ai"]
+        runs = await client.runs.list(thread["thread_id"])
+        assert runs[0]["status"] == "success"
     finally:
         await _set_budget_tokens(client, 0)

@@ -47,10 +47,15 @@ REFUSED_BY = "refused_by"  # in the refusal's `response_metadata`: which guardra
 
 
 class BudgetExhaustedError(ServiceError, ValueError):
-    """A call that cannot end the run with a message (a conversation summary) was refused by a budget.
+    """A call made outside the agent's model step (a conversation summary) was refused by a budget.
 
-    A `ValueError` too, so the server shows the budget's message to the client.
+    `refusal` is the reply the budget gave instead of the model, for the step to end the run with.
+    A `ValueError` too, so the server shows the budget's message to the client if it gets that far.
     """
+
+    def __init__(self, refusal: BaseMessage) -> None:
+        super().__init__(refusal.text)
+        self.refusal = refusal
 
 
 def refused_by_budget(message: BaseMessage) -> bool:

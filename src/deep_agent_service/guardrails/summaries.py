@@ -13,23 +13,23 @@ name, so it replaces the default in the agent and in each subagent), given a `su
 the prompt deepagents would send through the guardrails' `awrap_model_call` hooks, first outermost
 as in the agent: retry, fallback, PII (request and reply), token budget, stream guard. Call limits
 are not among them: they count the agent's model steps in its state, and a step summarises at most
-once. A summary the budget refuses fails the run with the budget's message (`BudgetExhaustedError`)
-and leaves the conversation as it was; an agent's own call is refused with a final message instead.
+once. A summary the budget refuses reaches no model and ends the run as any refused call does: the
+budget's message is the step's reply, and the conversation is left as it was (nothing summarised).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from deepagents.backends.protocol import BackendProtocol
 from deepagents.middleware.summarization import (
     DEEPAGENTS_DEFAULT_SUMMARY_PROMPT,
     SummarizationMiddleware,
-    create_summarization_middleware,
+    compute_summarization_defaults,
 )
 from langchain.agents.middleware import AgentMiddleware
-from langchain.agents.middleware.types import ModelRequest, ModelResponse
+from langchain.agents.middleware.types import ExtendedModelResponse, ModelRequest, ModelResponse
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AnyMessage, HumanMessage, get_buffer_string
 from langchain_core.runnables import RunnableConfig
@@ -70,11 +70,43 @@ class GuardedSummarizer:
             response = (await self._chain(request, _call_model)).model_response
         reply = response.result[-1]
         if refused_by_budget(reply):
-            raise BudgetExhaustedError(reply.text)
+            raise BudgetExhaustedError(reply)
         return reply.text.strip()
+
+
+class GuardedSummarization(SummarizationMiddleware):
+    """deepagents' `SummarizationMiddleware` whose step ends with the budget's reply when it refuses the summary.
+
+    The summary is made inside this middleware's model-call hook, before the agent's model is
+    asked; a refused one leaves no summary event, so the conversation is kept whole.
+    """
+
+    @property
+    def name(self) -> str:
+        return "SummarizationMiddleware"  # deepagents' name: this replaces its default, in the agent and subagents
+
+    async def awrap_model_call(
+        self,
+        request: ModelRequest[Any],
+        handler: Callable[[ModelRequest[Any]], Awaitable[ModelResponse[Any]]],
+    ) -> ModelResponse[Any] | ExtendedModelResponse[Any]:
+        try:
+            return await super().awrap_model_call(request, handler)
+        except BudgetExhaustedError as refused:
+            return ModelResponse(result=[refused.refusal])
 
 
 def summarization_middleware(
     model: BaseChatModel, backend: BackendProtocol, guardrails: Sequence[AgentMiddleware[Any, Any, Any]]
 ) -> SummarizationMiddleware:
-    return create_summarization_middleware(model, backend, summarizer=GuardedSummarizer(model, guardrails))
+    """As deepagents' `create_summarization_middleware` builds it (the model's thresholds), guarded."""
+    defaults = compute_summarization_defaults(model)
+    return GuardedSummarization(
+        model=model,
+        backend=backend,
+        trigger=defaults["trigger"],
+        keep=defaults["keep"],
+        trim_tokens_to_summarize=None,  # as deepagents' factory: the whole older history
+        truncate_args_settings=defaults["truncate_args_settings"],
+        summarizer=GuardedSummarizer(model, guardrails),
+    )
