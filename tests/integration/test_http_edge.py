@@ -67,6 +67,18 @@ async def test_an_oversized_store_write_is_refused_at_the_edge(tenants: Tenants)
     assert await tenants.client("bob").store.get_item(("acme", "user", "bob"), "/big.md") is None
 
 
+@pytest.mark.parametrize("body", [{}, {"namespace_prefix": None}, {"namespace_prefix": "acme"}, {"limit": 5}])
+async def test_a_store_search_without_a_namespace_prefix_list_is_told_what_is_missing(
+    tenants: Tenants, body: dict[str, Any]
+) -> None:
+    """The server read such a body as `tuple(None)` or `body["namespace_prefix"]`: a 500 with no reason."""
+    response = await request(tenants, "bob", "POST", "/store/items/search", json=body)
+    assert response.status_code == 422, response.text
+    assert "namespace_prefix" in response.json()["detail"]
+    good = await request(tenants, "bob", "POST", "/store/items/search", json={"namespace_prefix": ["acme", "user", "bob"]})
+    assert good.status_code == 200, good.text
+
+
 @pytest.mark.parametrize(
     ("settings", "named"),
     [

@@ -18,7 +18,8 @@ text files up to `SANDBOX_STATE_FILE_MAX_BYTES` are inlined while the run's tota
 `SANDBOX_STATE_TOTAL_MAX_BYTES`; larger and binary files are listed with a one-line placeholder;
 at most `MAX_LISTED` files are listed. Only changed files are downloaded (the listing carries
 digests). `check_files_update` is the one rule for what a client may put into `files`; the HTTP
-edge (server/files_guard.py) applies it to state updates and run input before the server does.
+edge (server/files_guard.py, through server/body_guard.py) applies it to state updates and run
+input before the server does.
 """
 
 from __future__ import annotations

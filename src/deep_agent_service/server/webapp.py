@@ -25,8 +25,9 @@ from starlette.staticfiles import StaticFiles
 
 from deep_agent_service import PROJECT_ROOT, __version__
 from deep_agent_service.memory.mounts import MOUNTS
+from deep_agent_service.server.body_guard import STORE_SEARCH, BodyGuard
 from deep_agent_service.server.edge import EXCEPTION_HANDLERS, OperationsGate, RequestBodyLimit, operations_refusal
-from deep_agent_service.server.files_guard import FilesUpdateGuard
+from deep_agent_service.server.files_guard import FILES_UPDATES
 from deep_agent_service.server.operations import probe_sandbox_provider, probe_store
 from deep_agent_service.settings import get_settings
 from deep_agent_service.tenancy.credentials import build_authenticator
@@ -152,7 +153,11 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
 # Its middleware runs in front of every route of the server, the server's own included (server/edge.py).
 app = FastAPI(
     routes=[Route("/healthz", healthz), Route("/whoami", whoami), Route("/info", info), *ui_routes()],
-    middleware=[Middleware(RequestBodyLimit), Middleware(OperationsGate), Middleware(FilesUpdateGuard)],
+    middleware=[
+        Middleware(RequestBodyLimit),
+        Middleware(OperationsGate),
+        Middleware(BodyGuard, checks=(FILES_UPDATES, STORE_SEARCH)),
+    ],
     exception_handlers=EXCEPTION_HANDLERS,
     lifespan=lifespan,
     docs_url=None,
