@@ -75,7 +75,9 @@ async def test_a_store_search_without_a_namespace_prefix_list_is_told_what_is_mi
     response = await request(tenants, "bob", "POST", "/store/items/search", json=body)
     assert response.status_code == 422, response.text
     assert "namespace_prefix" in response.json()["detail"]
-    good = await request(tenants, "bob", "POST", "/store/items/search", json={"namespace_prefix": ["acme", "user", "bob"]})
+    good = await request(
+        tenants, "bob", "POST", "/store/items/search", json={"namespace_prefix": ["acme", "user", "bob"]}
+    )
     assert good.status_code == 200, good.text
 
 
