@@ -234,6 +234,19 @@ PRIVATE_APIS: tuple[PrivateAPI, ...] = (
     ),
     PrivateAPI(
         *_AEGRA,
+        "aegra_api.api.store:apply_namespace_scoping",
+        "tenancy/aegra_store.py: the HTTP store routes call it by its module global to scope each namespace",
+        source_contains=(
+            "def apply_namespace_scoping(",
+            "scoped_namespace = apply_namespace_scoping(request.namespace, user)",
+            "scoped_prefix = apply_namespace_scoping(request.namespace_prefix, user)",
+            "scoped_prefix = apply_namespace_scoping(request.prefix or [], user)",
+            'request.prefix = filters["prefix"]',
+            'request.value = filters["value"]',
+        ),
+    ),
+    PrivateAPI(
+        *_AEGRA,
         "aegra_api.api.threads:",
         "agent.py: state reads call the graph factory with the thread id alone (no assistant config)",
         source_contains=("config: dict[str, Any] = create_thread_config(thread_id, user)",),

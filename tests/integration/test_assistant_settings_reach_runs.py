@@ -63,8 +63,8 @@ async def _assistant(tenants: Tenants, settings: dict[str, Any]) -> str:
 
 
 async def _read_on_a_new_thread(client: LangGraphClient, assistant_id: str, path: str) -> str:
-    """What the agent reads at `path` on a fresh thread (Aegra's HTTP /store has namespaces of its own,
-    so the memory is read the way a person would: through the agent)."""
+    """What the agent reads at `path` on a fresh thread (the memory is read the way a person would:
+    through the agent)."""
     thread = (await client.threads.create())["thread_id"]
     return last_ai_text(await client.runs.wait(thread, assistant_id, input=_says(f"read {path}")))
 

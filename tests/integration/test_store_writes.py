@@ -1,7 +1,7 @@
 """Every write of a memory file keeps the memory rules, whichever path it takes: the HTTP `/store`
 API like the agent's file tools. Oversized values and writes past the file count get a 4xx naming
 the limit; `written_by` always comes from the verified caller, never from the client.
-Through a real `langgraph dev` server in `api_keys` mode with small limits.
+Through a real `langgraph dev` server and a real Aegra, in `api_keys` mode with small limits.
 """
 
 from __future__ import annotations
@@ -14,16 +14,28 @@ import httpx
 import pytest
 
 from tests.support.chat import ask
-from tests.support.tenants import Tenants, tenant_server
+from tests.support.own_services import own_postgres, own_redis
+from tests.support.services import require_aegra_venv
+from tests.support.tenants import Tenants, aegra_tenant_server, tenant_server
 
 MAX_FILE_BYTES, MAX_FILES = 300, 3
 BOB = ("acme", "user", "bob")
 
 
-@pytest.fixture(scope="module")
-def tenants(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tenants]:
+@pytest.fixture(scope="module", params=["langgraph-dev", "aegra"])
+def tenants(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tenants]:
     env = {"MEMORY_MAX_FILE_BYTES": str(MAX_FILE_BYTES), "MEMORY_MAX_FILES": str(MAX_FILES)}
-    with tenant_server("api_keys", Path(tmp_path_factory.mktemp("store-writes")), env) as running:
+    workdir = Path(tmp_path_factory.mktemp(f"store-writes-{request.param}"))
+    if request.param == "langgraph-dev":
+        with tenant_server("api_keys", workdir, env) as running:
+            yield running
+        return
+    require_aegra_venv()
+    with (
+        own_postgres() as postgres,
+        own_redis() as redis,
+        aegra_tenant_server(workdir, postgres.server_url, redis.url, extra_env=env) as running,
+    ):
         yield running
 
 
@@ -33,7 +45,13 @@ async def put(tenants: Tenants, name: str, namespace: tuple[str, ...], key: str,
 
 
 async def stored(tenants: Tenants, name: str, namespace: tuple[str, ...], key: str) -> Any:
-    return await tenants.client(name).store.get_item(namespace, key)
+    """The item, or None when nothing is stored (langgraph-api answers null, Aegra 404)."""
+    try:
+        return await tenants.client(name).store.get_item(namespace, key)
+    except httpx.HTTPStatusError as missing:
+        if missing.response.status_code == 404:
+            return None
+        raise
 
 
 @pytest.mark.parametrize(

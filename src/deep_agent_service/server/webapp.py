@@ -2,8 +2,9 @@
 `/healthz`, `/whoami` and the web UI's static files at `/ui` (built from `web/` by `make web`), and
 the edge middleware in front of every route (`edge`: body cap, operations endpoints for admins).
 
-Its lifespan (merged into the server's by langgraph-api) starts background jobs: the sandbox
-reaper, which asks the server itself (in-process langgraph-sdk client) which threads still exist.
+Its lifespan (merged into the server's by langgraph-api and Aegra) makes Aegra's HTTP store address
+the service's namespaces (`tenancy/aegra_store.py`) and starts background jobs: the sandbox reaper,
+which asks the server itself (in-process langgraph-sdk client) which threads still exist.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from deep_agent_service.server.edge import EXCEPTION_HANDLERS, OperationsGate, R
 from deep_agent_service.server.files_guard import FILES_UPDATES
 from deep_agent_service.server.operations import probe_sandbox_provider, probe_store
 from deep_agent_service.settings import get_settings
+from deep_agent_service.tenancy.aegra_store import address_service_namespaces
+from deep_agent_service.tenancy.assistant_lookup import on_aegra
 from deep_agent_service.tenancy.credentials import build_authenticator
 from deep_agent_service.tenancy.identity import RunIdentity, Scope, namespace_for
 
@@ -139,6 +142,8 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     from deep_agent_service.sandboxes.reaper import periodic_reaper, reap_from_settings
     from deep_agent_service.sandboxes.registry import get_provider
 
+    if on_aegra():
+        address_service_namespaces()
     await asyncio.to_thread(
         get_provider, network=False
     )  # a sandbox misconfiguration (e.g. no bubblewrap) stops the server at start-up

@@ -346,23 +346,38 @@ async def keep_write_rules(who: RunIdentity, namespace: tuple[str, ...], request
         raise Auth.exceptions.HTTPException(status_code=error.http_status, detail=str(error)) from None
 
 
-async def store_access(ctx: Auth.types.AuthContext, value: dict[str, Any]) -> None:
+# Where each server puts the requested namespace in the handler's `value`: langgraph-api under
+# `namespace` for every action; Aegra passes its request model (`namespace_prefix` for a search,
+# `prefix` for a namespace listing).
+_NAMESPACE_KEYS = ("namespace", "namespace_prefix", "prefix")
+
+
+async def store_access(ctx: Auth.types.AuthContext, value: dict[str, Any]) -> dict[str, Any] | None:
+    """Authorize one HTTP `/store` request; what it changes goes both ways servers take it.
+
+    langgraph-api stores what the handler changed in `value`; Aegra applies the fields the handler
+    returns (and ignores changes in place). langgraph-api ignores a returned dict for these actions
+    (only a search's is a filter, and a search returns none).
+    """
     who = caller(ctx)
-    namespace = tuple(value.get("namespace") or ())
+    namespace = tuple(next((value[key] for key in _NAMESPACE_KEYS if value.get(key)), ()))
     match ctx.action:
         case "put":
             check_namespace(who, namespace, write=True)
             await keep_write_rules(who, namespace, value)
+            return {"value": value["value"]}
         case "delete":
             check_namespace(who, namespace, write=True)
         case "get":
             check_namespace(who, namespace, write=False)
         case "list_namespaces" if not namespace and who.is_admin:
             value["namespace"] = (encode_part(who.org),)  # an admin's listing is their org
+            return {"prefix": list(value["namespace"])}
         case "search" | "list_namespaces":
             check_namespace(who, namespace, write=False, prefix=True)
         case _:
             raise forbidden(f"store.{ctx.action} is not allowed")
+    return None
 
 
 def build_auth(settings: Settings | None = None) -> Auth:
