@@ -75,6 +75,8 @@ async def test_a_store_search_without_a_namespace_prefix_list_is_told_what_is_mi
     response = await request(tenants, "bob", "POST", "/store/items/search", json=body)
     assert response.status_code == 422, response.text
     assert "namespace_prefix" in response.json()["detail"]
+    anonymous = await request(tenants, None, "POST", "/store/items/search", json=body)
+    assert anonymous.status_code == 401, "an anonymous caller learns nothing but that it must sign in"
     good = await request(
         tenants, "bob", "POST", "/store/items/search", json={"namespace_prefix": ["acme", "user", "bob"]}
     )

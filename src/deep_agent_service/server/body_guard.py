@@ -3,8 +3,9 @@
 Each `BodyCheck` names the requests it reads (method and path); its function may correct the parsed
 body in place (and says whether it did) or raises `BodyRefused`. `BodyGuard` (ASGI middleware)
 reads the body of a matching JSON request once, runs the checks and replays the result to the
-server. It runs before authentication: a check reads only the body's shape and answers the same to
-every caller.
+server. It runs before the server's authentication, so a refusal goes only to a caller the
+authenticator accepts: anyone else's request goes on unchanged and the server answers 401, as on
+every protected route.
 
 Checks here: the `files` contract (`files_guard`) and `STORE_SEARCH`, a body langgraph-api reads
 as `tuple(payload["namespace_prefix"])` before any handler runs, so a search without a prefix list
@@ -19,10 +20,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from langgraph_sdk import Auth
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from deep_agent_service.errors import ServiceError
+from deep_agent_service.server.edge import scope_headers
+from deep_agent_service.settings import get_settings
+from deep_agent_service.tenancy.credentials import Authenticator, build_authenticator
 
 
 class BodyRefused(ServiceError, ValueError):
@@ -54,9 +59,10 @@ STORE_SEARCH = BodyCheck("POST", re.compile(r"/store/items/search$"), _require_n
 class BodyGuard:
     """ASGI middleware: runs each matching `BodyCheck` on the request body, in order."""
 
-    def __init__(self, app: ASGIApp, checks: tuple[BodyCheck, ...]) -> None:
+    def __init__(self, app: ASGIApp, checks: tuple[BodyCheck, ...], authenticate: Authenticator | None = None) -> None:
         self.app = app
         self.checks = checks
+        self.authenticate = authenticate or build_authenticator(get_settings())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         checks = [check for check in self.checks if check.reads(scope)] if scope["type"] == "http" else []
@@ -72,12 +78,13 @@ class BodyGuard:
             chunks.append(message.get("body", b""))
             if not message.get("more_body"):
                 break
-        raw = b"".join(chunks)
+        raw = body = b"".join(chunks)
         try:
             body = _checked(scope["path"], raw, checks)
         except BodyRefused as refused:
-            await JSONResponse({"detail": str(refused)}, status_code=422)(scope, receive, send)
-            return
+            if await self._is_caller(scope):
+                await JSONResponse({"detail": str(refused)}, status_code=422)(scope, receive, send)
+                return
         if body is not raw:
             headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-length"]
             scope = {**scope, "headers": [*headers, (b"content-length", str(len(body)).encode())]}
@@ -91,6 +98,13 @@ class BodyGuard:
             return {"type": "http.request", "body": body, "more_body": False}
 
         await self.app(scope, replay, send)
+
+    async def _is_caller(self, scope: Scope) -> bool:
+        try:
+            await self.authenticate(scope_headers(scope))
+        except Auth.exceptions.HTTPException:
+            return False
+        return True
 
 
 def _checked(path: str, raw: bytes, checks: list[BodyCheck]) -> bytes:

@@ -99,14 +99,15 @@ class OperationsGate:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope.get("path") in OPERATIONS_PATHS and not self.open_to_all:
-            refusal = await operations_refusal(self.authenticate, _headers(scope))
+            refusal = await operations_refusal(self.authenticate, scope_headers(scope))
             if refusal is not None:
                 await refusal(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 
 
-def _headers(scope: Scope) -> dict[str, str]:
+def scope_headers(scope: Scope) -> dict[str, str]:
+    """A request's headers as the authenticator reads them."""
     return {key.decode("latin-1"): value.decode("latin-1") for key, value in scope.get("headers", ())}
 
 
