@@ -15,11 +15,18 @@ per hook per call, even when tracing is off (a deep agent has a dozen such hooks
 a run's own time with the offline model; `bench/runs.py`). LangSmith's public runtime override runs
 those steps inline when tracing is off for the call; with tracing on, its default is used unchanged.
 Remove when langsmith skips the thread hop for untraced calls.
+
+3. The in-memory runtime (`langgraph dev`) matches a `values` filter of `threads.search` /
+`threads.count` with `is_jsonb_contained(thread["values"], filter)`, and a thread with no state yet
+has `values` None: a TypeError, a 500 for the whole search. PostgreSQL's `@>` finds no match in a
+NULL; the wrapper answers the same (False) for anything that is not an object. Remove when
+langgraph-runtime-inmem checks the type itself.
 """
 
 from __future__ import annotations
 
 import contextvars
+import functools
 import sys
 import typing
 from collections.abc import Awaitable, Callable
@@ -48,6 +55,22 @@ def patch_skill_metadata() -> None:
     skills.SkillMetadata = _typed_dict_for_pydantic(skills.SkillMetadata)  # type: ignore[assignment,misc]
 
 
+def patch_inmem_values_filter() -> None:
+    try:
+        from langgraph_runtime_inmem import ops  # type: ignore[import-untyped]
+    except ImportError:
+        return  # not the in-memory runtime
+    contained = ops.is_jsonb_contained
+    if getattr(contained, "__wrapped__", None) is not None:
+        return  # already patched
+
+    @functools.wraps(contained)
+    def objects_only(superset: Any, subset: Any) -> bool:
+        return isinstance(superset, dict) and bool(contained(superset, subset))
+
+    ops.is_jsonb_contained = objects_only
+
+
 async def inline_when_untraced(
     default: Callable[..., Awaitable[Any]],
     ctx: contextvars.Context,
@@ -63,4 +86,5 @@ async def inline_when_untraced(
 
 
 patch_skill_metadata()
+patch_inmem_values_filter()
 langsmith.set_runtime_overrides(aio_to_thread=inline_when_untraced)

@@ -185,6 +185,14 @@ PRIVATE_APIS: tuple[PrivateAPI, ...] = (
     PrivateAPI(
         "langgraph-runtime-inmem",
         "0.36.7",
+        "langgraph_runtime_inmem.ops:is_jsonb_contained",
+        "compat.py: a thread search by `values` on the in-memory runtime skips threads with no state yet",
+        "(superset: 'dict[str, Any]', subset: 'dict[str, Any]') -> 'bool'",
+        source_contains=('and not is_jsonb_contained(thread["values"], values)',),
+    ),
+    PrivateAPI(
+        "langgraph-runtime-inmem",
+        "0.36.7",
         "langgraph_runtime_inmem.ops:Assistants.get",
         "tenancy/assistant_lookup.py: a member's run that echoes its assistant's settings (stock UIs) is no override",
         "(conn: 'InMemConnectionProto', assistant_id: 'UUID | str', ctx: 'Auth.types.BaseAuthContext | None' = None)"

@@ -83,6 +83,17 @@ async def test_a_store_search_without_a_namespace_prefix_list_is_told_what_is_mi
     assert good.status_code == 200, good.text
 
 
+@pytest.mark.parametrize("path", ["/threads/search", "/threads/count"])
+async def test_a_thread_search_by_values_skips_threads_with_no_state_yet(tenants: Tenants, path: str) -> None:
+    """The in-memory runtime compared the filter against a new thread's `None` values: a 500."""
+    empty = await request(tenants, "erin", "POST", "/threads", json={})
+    assert empty.status_code == 200, empty.text
+    response = await request(tenants, "erin", "POST", path, json={"values": {"topic": "quokkas"}})
+    assert response.status_code == 200, response.text
+    found = response.json()
+    assert found == 0 if path.endswith("count") else found == [], found
+
+
 @pytest.mark.parametrize(
     ("settings", "named"),
     [
