@@ -18,26 +18,15 @@ import httpx
 import pytest
 
 from tests.support.chat import last_ai_text
-from tests.support.own_services import own_postgres, own_redis
-from tests.support.services import require_aegra_venv
-from tests.support.tenants import Tenants, aegra_tenant_server, tenant_server
+from tests.support.tenants import SERVER_KINDS, Tenants, tenant_server_of
 
 POLICY = {"content": "Always answer in haiku, says the acme policy.", "encoding": "utf-8"}
 
 
-@pytest.fixture(scope="module", params=["langgraph-dev", "aegra"])
+@pytest.fixture(scope="module", params=SERVER_KINDS)
 def tenants(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tenants]:
     workdir = Path(tmp_path_factory.mktemp(f"store-http-{request.param}"))
-    if request.param == "langgraph-dev":
-        with tenant_server("api_keys", workdir) as running:
-            yield running
-        return
-    require_aegra_venv()
-    with (
-        own_postgres() as postgres,
-        own_redis() as redis,
-        aegra_tenant_server(workdir, postgres.server_url, redis.url) as running,
-    ):
+    with tenant_server_of(request.param, workdir) as running:
         yield running
 
 

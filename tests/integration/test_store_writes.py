@@ -14,28 +14,17 @@ import httpx
 import pytest
 
 from tests.support.chat import ask
-from tests.support.own_services import own_postgres, own_redis
-from tests.support.services import require_aegra_venv
-from tests.support.tenants import Tenants, aegra_tenant_server, tenant_server
+from tests.support.tenants import SERVER_KINDS, Tenants, tenant_server_of
 
 MAX_FILE_BYTES, MAX_FILES = 300, 3
 BOB = ("acme", "user", "bob")
 
 
-@pytest.fixture(scope="module", params=["langgraph-dev", "aegra"])
+@pytest.fixture(scope="module", params=SERVER_KINDS)
 def tenants(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tenants]:
     env = {"MEMORY_MAX_FILE_BYTES": str(MAX_FILE_BYTES), "MEMORY_MAX_FILES": str(MAX_FILES)}
     workdir = Path(tmp_path_factory.mktemp(f"store-writes-{request.param}"))
-    if request.param == "langgraph-dev":
-        with tenant_server("api_keys", workdir, env) as running:
-            yield running
-        return
-    require_aegra_venv()
-    with (
-        own_postgres() as postgres,
-        own_redis() as redis,
-        aegra_tenant_server(workdir, postgres.server_url, redis.url, extra_env=env) as running,
-    ):
+    with tenant_server_of(request.param, workdir, env) as running:
         yield running
 
 

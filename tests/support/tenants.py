@@ -21,7 +21,9 @@ from langgraph_sdk.client import LangGraphClient
 from deep_agent_service.client import connect
 from deep_agent_service.server import selfhost
 from deep_agent_service.server.devserver import DevServer, free_port, isolated_config
+from tests.support.own_services import own_postgres, own_redis
 from tests.support.server import BASE_ENV, api_keys_env, serving
+from tests.support.services import require_aegra_venv
 
 PEOPLE: dict[str, tuple[str, str]] = {
     "alice": ("acme", "admin"),
@@ -119,3 +121,23 @@ def aegra_tenant_server(
         yield Tenants(server=server, headers=headers, mode="api_keys", kind="aegra")
     finally:
         server.stop()
+
+
+SERVER_KINDS = ("langgraph-dev", "aegra")
+
+
+@contextmanager
+def tenant_server_of(kind: str, workdir: Path, env: Mapping[str, str] | None = None) -> Iterator[Tenants]:
+    """An `api_keys` server of `kind` (one of SERVER_KINDS) that knows every person in PEOPLE; Aegra on
+    a PostgreSQL and a Redis of its own."""
+    if kind == "langgraph-dev":
+        with tenant_server("api_keys", workdir, env) as running:
+            yield running
+        return
+    require_aegra_venv()
+    with (
+        own_postgres() as postgres,
+        own_redis() as redis,
+        aegra_tenant_server(workdir, postgres.server_url, redis.url, extra_env=env) as running,
+    ):
+        yield running
