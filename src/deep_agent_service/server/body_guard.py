@@ -26,8 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from deep_agent_service.errors import ServiceError
 from deep_agent_service.server.edge import scope_headers
-from deep_agent_service.settings import get_settings
-from deep_agent_service.tenancy.credentials import Authenticator, build_authenticator
+from deep_agent_service.tenancy.credentials import Authenticator
 
 
 class BodyRefused(ServiceError, ValueError):
@@ -59,10 +58,10 @@ STORE_SEARCH = BodyCheck("POST", re.compile(r"/store/items/search$"), _require_n
 class BodyGuard:
     """ASGI middleware: runs each matching `BodyCheck` on the request body, in order."""
 
-    def __init__(self, app: ASGIApp, checks: tuple[BodyCheck, ...], authenticate: Authenticator | None = None) -> None:
+    def __init__(self, app: ASGIApp, checks: tuple[BodyCheck, ...], authenticate: Authenticator) -> None:
         self.app = app
         self.checks = checks
-        self.authenticate = authenticate or build_authenticator(get_settings())
+        self.authenticate = authenticate
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         checks = [check for check in self.checks if check.reads(scope)] if scope["type"] == "http" else []

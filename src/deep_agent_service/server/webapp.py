@@ -160,8 +160,8 @@ app = FastAPI(
     routes=[Route("/healthz", healthz), Route("/whoami", whoami), Route("/info", info), *ui_routes()],
     middleware=[
         Middleware(RequestBodyLimit),
-        Middleware(OperationsGate),
-        Middleware(BodyGuard, checks=(FILES_UPDATES, STORE_SEARCH)),
+        Middleware(OperationsGate, authenticate=_authenticate),
+        Middleware(BodyGuard, checks=(FILES_UPDATES, STORE_SEARCH), authenticate=_authenticate),
     ],
     exception_handlers=EXCEPTION_HANDLERS,
     lifespan=lifespan,

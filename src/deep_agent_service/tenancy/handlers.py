@@ -353,7 +353,7 @@ _NAMESPACE_KEYS = ("namespace", "namespace_prefix", "prefix")
 
 
 async def store_access(ctx: Auth.types.AuthContext, value: dict[str, Any]) -> dict[str, Any] | None:
-    """Authorize one HTTP `/store` request; what it changes goes both ways servers take it.
+    """Authorize one HTTP `/store` request, and hand its changes over the way each server takes them.
 
     langgraph-api stores what the handler changed in `value`; Aegra applies the fields the handler
     returns (and ignores changes in place). langgraph-api ignores a returned dict for these actions
