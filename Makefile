@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup bubblewrap warm-helper browser web run test lint typecheck unit integration bench soak clean aegra-venv aegra
+.PHONY: setup bubblewrap warm-helper pii-scan browser web run test lint typecheck unit integration bench soak clean aegra-venv aegra
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (found " + sys.version.split()[0] + ")")'
@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev,openai,anthropic,postgres]'
 	@touch $(STAMP)
 
-setup: $(STAMP) bubblewrap warm-helper
+setup: $(STAMP) bubblewrap warm-helper pii-scan
 
 # Debian packages installed when we can (root + apt-get; waits for another apt to finish); otherwise
 # say how. $(call apt_install,COMMAND,PACKAGE,WHAT FAILS WITHOUT IT)
@@ -51,6 +51,22 @@ $(WARM_HELPER): $(WARM_HELPER_SRC)
 	@mkdir -p $(@D)
 	@cc -O2 -Wall -Wextra -o $@.tmp $< && mv $@.tmp $@ \
 		|| (rm -f $@.tmp; echo "WARNING: $< did not build: warm sandboxes run the Python helper")
+
+# The PII detectors' hot loops in C (README: PII), a CPython extension built next to its source
+# (git-ignored) for the venv's Python. It carries its source's SHA-256 and is used only when that
+# matches (`guardrails/pii_native.py`); without a compiler the Python detectors run (same matches, slower).
+PII_SCAN_SRC := src/deep_agent_service/guardrails/pii_scan.c
+PII_SCAN_STAMP := build/pii-scan.stamp
+pii-scan: $(STAMP)
+	@if command -v cc >/dev/null 2>&1; then $(MAKE) --no-print-directory -s $(PII_SCAN_STAMP); \
+	else echo "WARNING: no C compiler (cc): the PII filter runs its Python detectors, slower on long texts (apt-get install gcc)"; fi
+$(PII_SCAN_STAMP): $(PII_SCAN_SRC) $(STAMP)
+	@mkdir -p $(@D)
+	@target=$$(dirname $<)/_pii_scan$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))'); \
+	include=$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["include"])'); \
+	cc -O2 -Wall -Wextra -shared -fPIC -I"$$include" -DSOURCE_SHA256="\"$$(sha256sum $< | cut -c1-64)\"" \
+		-o "$$target.tmp" $< && mv "$$target.tmp" "$$target" && touch $@ \
+		|| (rm -f "$$target.tmp"; echo "WARNING: $< did not build: the PII filter runs its Python detectors")
 
 # The browser tests drive Debian's Chromium (/usr/bin/chromium) with Playwright; no browser download.
 browser:
@@ -100,4 +116,4 @@ soak: setup aegra-venv
 	PYTHONPATH=src:. SOAK_MINUTES=$(or $(SOAK_MINUTES),30) $(BIN)/python -m bench.soak
 
 clean:
-	rm -rf $(VENV) .venv-aegra .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-aegra .pytest_cache .mypy_cache .ruff_cache build src/deep_agent_service/guardrails/_pii_scan*.so

@@ -44,6 +44,7 @@ from langchain_core.tools import BaseTool
 from deep_agent_service.errors import ServiceError
 from deep_agent_service.guardrails.events import report_trip
 from deep_agent_service.guardrails.pii_detectors import DETECTORS, normalize
+from deep_agent_service.guardrails.pii_native import NATIVE, native_windows
 from deep_agent_service.guardrails.tool_output import filtered_result, guarded_tool
 from deep_agent_service.private_apis import PIIDetectionError, PIIMatch, RedactionStrategy, apply_strategy
 from deep_agent_service.settings import PIIStrategy
@@ -143,8 +144,13 @@ def _windows(text: str, spans: list[tuple[int, int]]) -> str:
     """The distinct pieces of `text` between cuts that hold a replacement (`spans`, sorted), joined by `_JOIN`.
 
     A cut next to a replacement (the character before or after it replaced) is not used, so the
-    same cuts are cuts of the text before the replacements.
+    same cuts are cuts of the text before the replacements. `python_windows`, or its compiled twin.
     """
+    return python_windows(text, spans) if NATIVE is None else native_windows(text, spans)
+
+
+def python_windows(text: str, spans: list[tuple[int, int]]) -> str:
+    """`_windows` in Python: the reference, and what runs without the compiled twin."""
     pieces: dict[str, None] = {}  # in order, each once: detectors find in each what they find in all
     floor = 0  # where the last piece ended (a cut, or the start)
     index, count, size = 0, len(spans), len(text)

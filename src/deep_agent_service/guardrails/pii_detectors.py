@@ -31,7 +31,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from deep_agent_service.guardrails.pii_email import email_spans
-from deep_agent_service.guardrails.pii_url import url_spans
+from deep_agent_service.guardrails.pii_native import NATIVE, ascii_scan, native_map_spans, native_normalize
+from deep_agent_service.guardrails.pii_url import candidate_tokens, scheme_spans, urls_from
 from deep_agent_service.private_apis import PIIMatch, passes_luhn
 
 
@@ -217,12 +218,15 @@ class Normalized:
     text: str
     starts: list[int]  # normalised start of each segment
     segments: list[tuple[int, int, bool]]  # (original start, original end, copied one for one)
+    packed: bytes | None = None  # the same segments for the compiled `original_spans`, when it made them
 
     def original_span(self, start: int, end: int) -> tuple[int, int]:
         return self.original_spans([(start, end)])[0]
 
     def original_spans(self, spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
         """Each (start, end) of the normalised text as the span of the original it was read from."""
+        if self.packed is not None:
+            return native_map_spans(self.packed, spans if isinstance(spans, list) else list(spans))
         starts, segments, find = self.starts, self.segments, bisect.bisect_right
         count = len(starts)
         mapped = []
@@ -240,6 +244,17 @@ class Normalized:
 @functools.lru_cache(maxsize=32)  # the detectors of one filter pass share it (str hashes are cached)
 def normalize(text: str) -> Normalized | None:
     """The text as the detectors read it, or None if normalising changes nothing (the fast path).
+
+    `python_normalize`, or its compiled twin (`pii_native`) when that is built.
+    """
+    if NATIVE is None:
+        return python_normalize(text)
+    found = native_normalize(text)
+    return None if found is None else Normalized(*found)
+
+
+def python_normalize(text: str) -> Normalized | None:
+    """`normalize` in Python: the reference, and what runs without the compiled twin.
 
     Whether anything changes is decided by the same scan that makes the changes: `_CHANGE_SCAN`
     skips through plain text on its leading character class (~5 ns a character here), where a
@@ -339,7 +354,9 @@ def _secret_hints(content: str) -> list[int]:
 
 def _secret_matches(content: str) -> Iterator[re.Match[str]]:
     if content.isascii():
-        return finditer_before(_secret_hints(content), _SECRET_HINT_BACK, _SECRET, content)
+        scanned = ascii_scan(content)
+        hints = scanned.secret_hints if scanned else _secret_hints(content)
+        return finditer_before(hints, _SECRET_HINT_BACK, _SECRET, content)
     return finditer_near(_SECRET_HINT, _SECRET_HINT_BACK, _SECRET, content)
 
 
@@ -387,13 +404,23 @@ def _validated(candidates: Iterator[re.Match[str]], is_valid: Callable[[str], bo
 
 
 def _card_spans(content: str) -> list[tuple[int, int]]:
+    scanned = ascii_scan(content)
+    return list(scanned.cards) if scanned else python_card_spans(content)
+
+
+def python_card_spans(content: str) -> list[tuple[int, int]]:
     return _validated(_card_matches(content), _is_card)
 
 
 def _url_spans(content: str) -> list[tuple[int, int]]:
     """langchain's URLs, minus schemeless ones that are file paths or version numbers."""
+    scanned = ascii_scan(content)
+    if scanned:
+        found = urls_from(content, scanned.scheme_urls, scanned.url_tokens)
+    else:
+        found = urls_from(content, scheme_spans(content), candidate_tokens(content))
     kept = []
-    for start, end in url_spans(content):
+    for start, end in found:
         value = content[start:end]
         if "://" not in value:
             host = value.split("/", 1)[0]
@@ -403,14 +430,24 @@ def _url_spans(content: str) -> list[tuple[int, int]]:
     return kept
 
 
-def _ipv6_matches(content: str) -> Iterator[re.Match[str]]:
-    """`_IPV6.finditer(content)`, trying the pattern only at runs of hex digits and colons with a hint.
+def _ipv6_matches(content: str, run_starts: list[int]) -> Iterator[re.Match[str]]:
+    """`_IPV6.finditer(content)`, trying the pattern only at runs of hex digits and colons with a hint
+    (`run_starts`: `ipv6_run_starts(content)`).
 
     `_IPV6` starts with a look-behind, so `finditer` tries it at every position. But a match starts
     where its look-behind allows, at the start of a maximal run of hex digits and colons, and its
     look-ahead ends it at the end of that run: a match is a whole run. So only runs holding an
     `_IPV6_HINT` (every match has one) are tried, each once.
     """
+    for start in run_starts:
+        match = _IPV6.match(content, start)
+        if match:
+            yield match
+
+
+def ipv6_run_starts(content: str) -> list[int]:
+    """Where each run of hex digits and colons holding an `_IPV6_HINT` starts, in order."""
+    starts = []
     done = 0
     for hint in _IPV6_HINT.finditer(content):
         if hint.start() < done:
@@ -419,9 +456,8 @@ def _ipv6_matches(content: str) -> Iterator[re.Match[str]]:
         while start > done and content[start - 1] in _HEX_OR_COLON:
             start -= 1
         done = _HEX_OR_COLON_RUN.match(content, hint.start()).end()  # type: ignore[union-attr]
-        match = _IPV6.match(content, start)
-        if match:
-            yield match
+        starts.append(start)
+    return starts
 
 
 def _ipv4_matches(content: str) -> Iterator[re.Match[str]]:
@@ -464,10 +500,21 @@ def _is_ipv6(candidate: str) -> bool:
     return True
 
 
+def python_ipv4_spans(content: str) -> list[tuple[int, int]]:
+    return _validated(_ipv4_matches(content), _is_ipv4)
+
+
 def _ip_spans(content: str) -> list[tuple[int, int]]:
-    ipv4 = _validated(_ipv4_matches(content), _is_ipv4)
-    ipv6 = _validated(_ipv6_matches(content), _is_ipv6)
+    scanned = ascii_scan(content)
+    ipv4 = list(scanned.ipv4) if scanned else python_ipv4_spans(content)
+    run_starts = scanned.ipv6_run_starts if scanned else ipv6_run_starts(content)
+    ipv6 = _validated(_ipv6_matches(content, run_starts), _is_ipv6)
     return _non_overlapping(ipv4 + ipv6) if ipv6 else ipv4  # IPv4 matches alone are in order, apart
+
+
+def _email_spans(content: str) -> list[tuple[int, int]]:
+    scanned = ascii_scan(content)
+    return list(scanned.emails) if scanned else email_spans(content)
 
 
 detect_secret = _OnNormalized("secret", _secret_spans)
@@ -476,7 +523,7 @@ detect_ip_any = _OnNormalized("ip", _ip_spans)
 
 DETECTORS: dict[str, _OnNormalized] = {
     "secret": detect_secret,
-    "email": _OnNormalized("email", email_spans),
+    "email": _OnNormalized("email", _email_spans),
     "credit_card": detect_card,
     "ip": detect_ip_any,
     "url": _OnNormalized("url", _url_spans),

@@ -51,11 +51,15 @@ def _token_start(text: str, position: int, floor: int) -> int:
     return position
 
 
-def _candidate_tokens(content: str) -> Iterator[tuple[int, int]]:
+def candidate_tokens(content: str) -> list[tuple[int, int]]:
     """(start, end) of each whitespace-free token that can hold a kept schemeless match, in order.
 
     Only a token holding a `/` or `www.` can: go from one such token to the next with `str.find`.
     """
+    return list(_candidate_tokens(content))
+
+
+def _candidate_tokens(content: str) -> Iterator[tuple[int, int]]:
     position = 0  # the end of the last token looked at
     slash, www = content.find("/"), content.find("www.")
     while True:
@@ -82,8 +86,8 @@ def detect_url(content: str) -> list[PIIMatch]:
     return [PIIMatch(type="url", value=content[start:end], start=start, end=end) for start, end in url_spans(content)]
 
 
-def url_spans(content: str) -> list[tuple[int, int]]:
-    """The (start, end) of each match `detect_url` returns (the PII filter needs no more)."""
+def scheme_spans(content: str) -> list[tuple[int, int]]:
+    """The (start, end) of each URL with a scheme that `detect_url` returns, in order."""
     matches: list[tuple[int, int]] = []
     parsed: dict[str, bool] = {}  # one text often repeats one URL (kept for this call only)
     for match in _SCHEME.finditer(content):
@@ -94,6 +98,18 @@ def url_spans(content: str) -> list[tuple[int, int]]:
             valid = parsed[url] = result.scheme in {"http", "https"} and bool(result.netloc)
         if valid:
             matches.append(match.span())
+    return matches
+
+
+def url_spans(content: str) -> list[tuple[int, int]]:
+    """The (start, end) of each match `detect_url` returns (the PII filter needs no more)."""
+    return urls_from(content, scheme_spans(content), candidate_tokens(content))
+
+
+def urls_from(content: str, schemes: list[tuple[int, int]], tokens: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """`url_spans`, given `scheme_spans(content)` and the `candidate_tokens(content)` (or those of
+    them not inside a URL with a scheme: every match there is dropped anyway)."""
+    matches = list(schemes)
     starts = [start for start, _ in matches]
     ends = [end for _, end in matches]
 
@@ -101,7 +117,7 @@ def url_spans(content: str) -> list[tuple[int, int]]:
         at = bisect.bisect_right(starts, position) - 1
         return at >= 0 and position < ends[at]
 
-    for token_start, token_end in _candidate_tokens(content):
+    for token_start, token_end in tokens:
         for match in _BARE.finditer(content, token_start, token_end):
             start, end = match.start(), match.end()
             if inside_scheme_match(start) or inside_scheme_match(end - 1):
