@@ -15,6 +15,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -233,3 +238,58 @@ def test_an_extension_built_from_another_source_is_not_used(
     with caplog.at_level(logging.WARNING, logger=pii_native.__name__):
         assert pii_native.load() is None
     assert "make setup" in caplog.text
+
+
+# Run in a child process with the sanitised build in place of the real one: this file's other tests.
+_UNDER_SANITIZERS = """
+import importlib.util, sys
+import pytest
+from deep_agent_service.guardrails import pii, pii_detectors, pii_native
+spec = importlib.util.spec_from_file_location("_pii_scan", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+pii_native.NATIVE = pii_detectors.NATIVE = pii.NATIVE = module
+sys.exit(pytest.main([sys.argv[2], "-q", "-x", "-p", "no:cacheprovider", "-k", "not sanitizers"]))
+"""
+
+
+def _runtime_library(name: str) -> str | None:
+    found = subprocess.run(["cc", f"-print-file-name={name}"], capture_output=True, text=True, check=False).stdout
+    found = found.strip()
+    return found if os.path.isabs(found) and os.path.exists(found) else None
+
+
+def test_the_compiled_loops_read_and_write_in_bounds_under_the_sanitizers(native: ModuleType, tmp_path: Path) -> None:
+    """The C reads text an attacker writes: every test above, again, on a build with AddressSanitizer
+    and UndefinedBehaviorSanitizer (Python's allocator off, so every object is a malloc block the
+    sanitizer guards); an out-of-bounds access or undefined behaviour aborts the child."""
+    libraries = [_runtime_library("libasan.so"), _runtime_library("libubsan.so")] if shutil.which("cc") else []
+    require(all(libraries) and bool(libraries), "cc with AddressSanitizer and UBSan (gcc, libasan) is needed")
+    built = tmp_path / "_pii_scan.so"
+    subprocess.run(
+        [
+            *("cc", "-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all"),
+            *("-fno-omit-frame-pointer", "-shared", "-fPIC", f"-I{sysconfig.get_paths()['include']}"),
+            f'-DSOURCE_SHA256="{native.SOURCE_SHA256}"',
+            *("-o", str(built), str(pii_native.SOURCE)),
+        ],
+        check=True,
+    )
+    env = {
+        **os.environ,
+        "LD_PRELOAD": ":".join(str(library) for library in libraries),
+        "ASAN_OPTIONS": "detect_leaks=0:abort_on_error=1",
+        "UBSAN_OPTIONS": "print_stacktrace=1",
+        "PYTHONMALLOC": "malloc",
+        "PYTHONPATH": os.pathsep.join(sys.path),
+    }
+    child = subprocess.run(
+        [sys.executable, "-c", _UNDER_SANITIZERS, str(built), __file__],
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert child.returncode == 0, child.stderr[:3000] + child.stdout[-1000:]  # the sanitizer report comes first
+    assert " passed" in child.stdout
