@@ -58,6 +58,7 @@ $(WARM_HELPER): $(WARM_HELPER_SRC)
 PII_SCAN_SRC := src/deep_agent_service/guardrails/pii_scan.c
 PII_SCAN_STAMP := build/pii-scan.stamp
 pii-scan: $(STAMP)
+	@ls $(dir $(PII_SCAN_SRC))_pii_scan*.so >/dev/null 2>&1 || rm -f $(PII_SCAN_STAMP)  # the build was deleted
 	@if command -v cc >/dev/null 2>&1; then $(MAKE) --no-print-directory -s $(PII_SCAN_STAMP); \
 	else echo "WARNING: no C compiler (cc): the PII filter runs its Python detectors, slower on long texts (apt-get install gcc)"; fi
 $(PII_SCAN_STAMP): $(PII_SCAN_SRC) $(STAMP)

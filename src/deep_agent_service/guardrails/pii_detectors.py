@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 from deep_agent_service.guardrails.pii_email import email_spans
 from deep_agent_service.guardrails.pii_native import NATIVE, ascii_scan, native_map_spans, native_normalize
-from deep_agent_service.guardrails.pii_url import candidate_tokens, scheme_spans, urls_from
+from deep_agent_service.guardrails.pii_url import url_spans, urls_from
 from deep_agent_service.private_apis import PIIMatch, passes_luhn
 
 
@@ -415,10 +415,7 @@ def python_card_spans(content: str) -> list[tuple[int, int]]:
 def _url_spans(content: str) -> list[tuple[int, int]]:
     """langchain's URLs, minus schemeless ones that are file paths or version numbers."""
     scanned = ascii_scan(content)
-    if scanned:
-        found = urls_from(content, scanned.scheme_urls, scanned.url_tokens)
-    else:
-        found = urls_from(content, scheme_spans(content), candidate_tokens(content))
+    found = urls_from(content, scanned.scheme_urls, scanned.url_tokens) if scanned else url_spans(content)
     kept = []
     for start, end in found:
         value = content[start:end]
@@ -431,14 +428,7 @@ def _url_spans(content: str) -> list[tuple[int, int]]:
 
 
 def _ipv6_matches(content: str, run_starts: list[int]) -> Iterator[re.Match[str]]:
-    """`_IPV6.finditer(content)`, trying the pattern only at runs of hex digits and colons with a hint
-    (`run_starts`: `ipv6_run_starts(content)`).
-
-    `_IPV6` starts with a look-behind, so `finditer` tries it at every position. But a match starts
-    where its look-behind allows, at the start of a maximal run of hex digits and colons, and its
-    look-ahead ends it at the end of that run: a match is a whole run. So only runs holding an
-    `_IPV6_HINT` (every match has one) are tried, each once.
-    """
+    """`_IPV6.finditer(content)`, trying the pattern only where it can match: at `ipv6_run_starts(content)`."""
     for start in run_starts:
         match = _IPV6.match(content, start)
         if match:
@@ -446,7 +436,13 @@ def _ipv6_matches(content: str, run_starts: list[int]) -> Iterator[re.Match[str]
 
 
 def ipv6_run_starts(content: str) -> list[int]:
-    """Where each run of hex digits and colons holding an `_IPV6_HINT` starts, in order."""
+    """Where each run of hex digits and colons holding an `_IPV6_HINT` starts, in order.
+
+    `_IPV6` starts with a look-behind, so `finditer` tries it at every position. But a match starts
+    where its look-behind allows, at the start of a maximal run of hex digits and colons, and its
+    look-ahead ends it at the end of that run: a match is a whole run. So only runs holding an
+    `_IPV6_HINT` (every match has one) need trying, each once.
+    """
     starts = []
     done = 0
     for hint in _IPV6_HINT.finditer(content):
